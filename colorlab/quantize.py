@@ -318,7 +318,8 @@ def _nearest_graph(
     d2 = ops.square(centre_a - flat[:, :1]) + ops.square(centre_b - flat[:, 1:])  # (N, C)
     if k == 1:
         pos = ops.expand_dims(ops.argmin(d2, axis=-1), -1)
-        return ops.take_along_axis(candidates, pos, axis=1), None
+        indices = ops.take_along_axis(candidates, pos, axis=1)
+        return indices, (None if sigma is None else ops.ones_like(indices, dtype="float32"))
     neg_d2, pos = ops.top_k(-d2, k=k, sorted=True)  # ties: lower position = lower bin index
     indices = ops.take_along_axis(candidates, pos, axis=1)
     # Relative to the nearest: the same weights after normalising, and no underflow far out.

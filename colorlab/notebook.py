@@ -1,0 +1,70 @@
+"""Set-up helpers shared by the notebooks: versions, GPU check, quick mode, sample photos.
+
+Quick mode is the one switch that makes every notebook small enough for CI: set the
+environment variable ``COLORLAB_QUICK=1`` (the test suite does) and each notebook uses tiny
+data and few steps. Unset, or ``0``, gives the full lesson.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import numpy as np
+
+__all__ = ["QUICK_ENV", "quick_mode", "sample_photo", "setup"]
+
+#: The environment variable that switches every notebook into quick mode.
+QUICK_ENV = "COLORLAB_QUICK"
+
+# The colour photos scikit-image ships (no download needed).
+_SKIMAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def quick_mode() -> bool:
+    """True when ``COLORLAB_QUICK`` is set to anything but "", "0", "false" or "no"."""
+    return os.environ.get(QUICK_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def setup(verbose: bool = True) -> bool:
+    """Prints Python, TensorFlow, Keras and colorlab versions and whether a GPU is visible.
+
+    Args:
+        verbose: Print the report (a notebook's first cell does).
+
+    Returns:
+        Whether quick mode is on (see :func:`quick_mode`).
+    """
+    import keras
+    import tensorflow as tf
+
+    import colorlab
+
+    gpus = tf.config.list_physical_devices("GPU")
+    quick = quick_mode()
+    if verbose:
+        print(f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+              f"Keras {keras.__version__}, colorlab {colorlab.__version__}")
+        if gpus:
+            print(f"GPU: {', '.join(g.name for g in gpus)}")
+        elif "google.colab" in sys.modules:
+            print("No GPU: in Colab choose Runtime > Change runtime type > GPU, then rerun.")
+        else:
+            print("No GPU found: lessons run on the CPU (training lessons slowly).")
+        print(f"Quick mode: {'on' if quick else 'off'} (set {QUICK_ENV}=1 for tiny data, "
+              "few steps)")
+    return quick
+
+
+def sample_photo(name: str = "astronaut") -> np.ndarray:
+    """A colour photo that scikit-image ships, as (H, W, 3) uint8 RGB.
+
+    Args:
+        name: One of "astronaut", "chelsea", "coffee", "rocket".
+    """
+    from skimage import data
+
+    if name not in _SKIMAGE_PHOTOS:
+        raise ValueError(f"Unknown sample photo {name!r}; choose one of {_SKIMAGE_PHOTOS}.")
+    return getattr(data, name)()

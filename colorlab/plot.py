@@ -1,0 +1,141 @@
+"""Figures of the ab plane, the bins and the Lab channels, used by the notebooks.
+
+Every function draws on a matplotlib ``Axes`` it is given (or makes a figure) and returns what
+it drew, so a notebook composes figures without repeating plotting code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from colorlab.color import in_gamut, lab_to_rgb, rgb_to_lab
+from colorlab.quantize import ColorBins
+
+__all__ = ["ab_plane", "plot_ab_plane", "plot_bins", "plot_lab_channels"]
+
+_EXTENT = 110.0
+
+
+def ab_plane(
+    lightness: float, resolution: int = 221, extent: float = _EXTENT, background: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Renders the ab plane at one lightness: each in-gamut (a, b) in its own colour.
+
+    Args:
+        lightness: L in [0, 100].
+        resolution: Pixels along each axis.
+        extent: The plane spans [-extent, extent] in a and b.
+        background: Grey level of out-of-gamut points.
+
+    Returns:
+        (image (resolution, resolution, 3) float RGB with a along x and b along y, row 0 at
+        b = +extent; mask (resolution, resolution) bool, True where in gamut).
+    """
+    axis = np.linspace(-extent, extent, resolution)
+    a, b = np.meshgrid(axis, axis[::-1])
+    lab = np.stack([np.full_like(a, lightness), a, b], axis=-1)
+    mask = in_gamut(lab)
+    image = lab_to_rgb(lab)
+    image[~mask] = background
+    return image, mask
+
+
+def plot_ab_plane(ax: Any, lightness: float, extent: float = _EXTENT) -> Any:
+    """Draws :func:`ab_plane` on ``ax`` with labelled a and b axes."""
+    image, _ = ab_plane(lightness, extent=extent)
+    ax.imshow(image, extent=(-extent, extent, -extent, extent))
+    ax.set(xlabel="a", ylabel="b", title=f"sRGB gamut at L = {lightness:g}")
+    return ax
+
+
+def plot_bins(
+    ax: Any,
+    bins: ColorBins,
+    values: Any = None,
+    lightness: float = 60.0,
+    cmap: str = "viridis",
+    log: bool = False,
+    label: str = "",
+) -> Any:
+    """Draws each bin as a square cell, in its own colour or coloured by a value per bin.
+
+    Args:
+        ax: Matplotlib axes.
+        bins: The bins; the cell size is the spacing of their centres.
+        values: Optional (Q,) values (a prior, weights); None shows each bin's colour at
+            ``lightness``.
+        lightness: L at which bin colours are shown.
+        cmap: Colour map for ``values``.
+        log: Show ``log10(values)``.
+        label: Colour bar label for ``values``.
+
+    Returns:
+        The image artist.
+    """
+    centres = bins.centers.astype(np.float64)
+    step = _spacing(centres)
+    lo = centres.min(0) - step / 2
+    n = np.round((centres.max(0) - centres.min(0)) / step).astype(int) + 1
+    ij = np.round((centres - centres.min(0)) / step).astype(int)
+    extent = (lo[0], lo[0] + n[0] * step, lo[1], lo[1] + n[1] * step)
+    if values is None:
+        lab = np.concatenate([np.full((len(centres), 1), lightness), centres], axis=1)
+        colours = lab_to_rgb(lab)
+        grid = np.ones((n[1], n[0], 4))
+        grid[..., 3] = 0.0
+        grid[ij[:, 1], ij[:, 0], :3] = colours
+        grid[ij[:, 1], ij[:, 0], 3] = 1.0
+        artist = ax.imshow(grid, origin="lower", extent=extent, interpolation="nearest")
+    else:
+        values = np.asarray(values, dtype=np.float64)
+        if log:
+            values = np.log10(np.maximum(values, 1e-12))
+        grid = np.full((n[1], n[0]), np.nan)
+        grid[ij[:, 1], ij[:, 0]] = values
+        artist = ax.imshow(grid, origin="lower", extent=extent, cmap=cmap, interpolation="nearest")
+        ax.figure.colorbar(artist, ax=ax, label=("log10 " if log else "") + label, shrink=0.8)
+    ax.set(xlabel="a", ylabel="b", xlim=(-_EXTENT, _EXTENT), ylim=(-_EXTENT, _EXTENT))
+    return artist
+
+
+def plot_lab_channels(rgb: Any, axes: Any = None, chroma_lightness: float = 70.0) -> Any:
+    """Shows a photo beside its L, a and b channels (a and b drawn in their own colours).
+
+    Args:
+        rgb: (H, W, 3) photo, uint8 or floats in [0, 1].
+        axes: Four matplotlib axes, or None to make a figure.
+        chroma_lightness: The constant L at which the a-only and b-only images are shown.
+
+    Returns:
+        The four axes.
+    """
+    import matplotlib.pyplot as plt
+
+    if axes is None:
+        _, axes = plt.subplots(1, 4, figsize=(16, 4))
+    lab = rgb_to_lab(rgb)
+    zeros = np.zeros_like(lab[..., :1])
+    flat_l = np.full_like(zeros, chroma_lightness)
+    only_a = lab_to_rgb(np.concatenate([flat_l, lab[..., 1:2], zeros], axis=-1))
+    only_b = lab_to_rgb(np.concatenate([flat_l, zeros, lab[..., 2:3]], axis=-1))
+    panels = [
+        (lab_to_rgb(lab), "photo (RGB)"),
+        (lab[..., 0], "L: lightness, what the network sees"),
+        (only_a, "a: green - red"),
+        (only_b, "b: blue - yellow"),
+    ]
+    for ax, (image, title) in zip(axes, panels):
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=100)
+        ax.set_title(title)
+        ax.axis("off")
+    return axes
+
+
+def _spacing(centres: np.ndarray) -> float:
+    if len(centres) < 2:
+        return 10.0
+    d = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(axis=1)))
