@@ -16,7 +16,11 @@ from colorlab import color, losses, quantize, rebalance
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.notebook import quick_mode
 from colorlab.quantize import ColorBins
-from colorlab.rebalance import empirical_prior, rebalance_weights, zhang_imagenet_prior
+from colorlab.rebalance import (
+    empirical_prior,
+    rebalance_weights,
+    zhang_imagenet_prior,
+)
 
 __version__ = "0.1.0"
 

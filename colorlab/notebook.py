@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["QUICK_ENV", "quick_mode", "sample_photo", "setup"]
+__all__ = ["QUICK_ENV", "quick_mode", "sample_photo", "setup", "strip_outputs"]
 
 #: The environment variable that switches every notebook into quick mode.
 QUICK_ENV = "COLORLAB_QUICK"
@@ -68,3 +68,33 @@ def sample_photo(name: str = "astronaut") -> np.ndarray:
     if name not in _SKIMAGE_PHOTOS:
         raise ValueError(f"Unknown sample photo {name!r}; choose one of {_SKIMAGE_PHOTOS}.")
     return getattr(data, name)()
+
+
+def strip_outputs(path: str) -> int:
+    """Clears a notebook's outputs except in cells marked ``NBVAL_CHECK_OUTPUT``.
+
+    Instructors run this before committing a notebook: outputs are not committed, except the
+    deterministic ones nbval compares.
+
+    Args:
+        path: The .ipynb file, rewritten in place.
+
+    Returns:
+        The number of cells whose outputs were kept.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    kept = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        if "NBVAL_CHECK_OUTPUT" in cell.source:
+            kept += 1
+            cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
+        else:
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+    return kept

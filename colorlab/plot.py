@@ -91,7 +91,7 @@ def plot_bins(
     else:
         values = np.asarray(values, dtype=np.float64)
         if log:
-            values = np.log10(np.maximum(values, 1e-12))
+            values = np.log10(np.maximum(values, 1e-8))  # floor: empty bins
         grid = np.full((n[1], n[0]), np.nan)
         grid[ij[:, 1], ij[:, 0]] = values
         artist = ax.imshow(grid, origin="lower", extent=extent, cmap=cmap, interpolation="nearest")
