@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from colorlab.color import in_gamut, lab_to_rgb, rgb_to_lab
-from colorlab.quantize import ColorBins
+from colorlab.quantize import ColorBins, centre_spacing
 
 __all__ = ["ab_plane", "plot_ab_plane", "plot_bins", "plot_lab_channels"]
 
@@ -75,7 +75,7 @@ def plot_bins(
         The image artist.
     """
     centres = bins.centers.astype(np.float64)
-    step = _spacing(centres)
+    step = centre_spacing(centres)
     lo = centres.min(0) - step / 2
     n = np.round((centres.max(0) - centres.min(0)) / step).astype(int) + 1
     ij = np.round((centres - centres.min(0)) / step).astype(int)
@@ -131,11 +131,3 @@ def plot_lab_channels(rgb: Any, axes: Any = None, chroma_lightness: float = 70.0
         ax.set_title(title)
         ax.axis("off")
     return axes
-
-
-def _spacing(centres: np.ndarray) -> float:
-    if len(centres) < 2:
-        return 10.0
-    d = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1))
-    np.fill_diagonal(d, np.inf)
-    return float(np.median(d.min(axis=1)))

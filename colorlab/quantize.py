@@ -345,12 +345,7 @@ class _CandidateTable:
     def __init__(self, centres: np.ndarray, k: int) -> None:
         centres = centres.astype(np.float64)
         q = len(centres)
-        if q > 1:
-            d = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1))
-            np.fill_diagonal(d, np.inf)
-            spacing = float(np.median(d.min(axis=1)))
-        else:
-            spacing = 10.0
+        spacing = centre_spacing(centres)
         self.cell = np.float32(spacing / 4.0)  # finer cells, fewer candidates per cell
         lo = min(-AB_LIMIT, float(centres.min()) - spacing)
         hi = max(AB_LIMIT, float(centres.max()) + spacing)
@@ -379,6 +374,16 @@ class _CandidateTable:
 @functools.lru_cache(maxsize=32)
 def _candidate_table(bins: ColorBins, k: int) -> _CandidateTable:
     return _CandidateTable(bins.centers, k)
+
+
+def centre_spacing(centres: np.ndarray) -> float:
+    """Median distance from a centre to its nearest neighbour (the grid step for grids)."""
+    if len(centres) < 2:
+        return 10.0
+    c = np.asarray(centres, dtype=np.float64)
+    d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(axis=1)))
 
 
 def _grid_axis(step: float, low: float, high: float) -> np.ndarray:
