@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from colorlab.color import in_gamut, lab_to_rgb, rgb_to_lab
+from colorlab.color import in_gamut, join_lab, lab_to_rgb, rgb_to_lab
 from colorlab.quantize import ColorBins, centre_spacing
 
 __all__ = ["ab_plane", "plot_ab_plane", "plot_bins", "plot_lab_channels"]
@@ -118,16 +118,19 @@ def plot_lab_channels(rgb: Any, axes: Any = None, chroma_lightness: float = 70.0
     lab = rgb_to_lab(rgb)
     zeros = np.zeros_like(lab[..., :1])
     flat_l = np.full_like(zeros, chroma_lightness)
-    only_a = lab_to_rgb(np.concatenate([flat_l, lab[..., 1:2], zeros], axis=-1))
-    only_b = lab_to_rgb(np.concatenate([flat_l, zeros, lab[..., 2:3]], axis=-1))
+    only_a = lab_to_rgb(join_lab(flat_l, np.concatenate([lab[..., 1:2], zeros], axis=-1)))
+    only_b = lab_to_rgb(join_lab(flat_l, np.concatenate([zeros, lab[..., 2:3]], axis=-1)))
     panels = [
-        (lab_to_rgb(lab), "photo (RGB)"),
+        (np.asarray(rgb), "photo (RGB)"),
         (lab[..., 0], "L: lightness, what the network sees"),
         (only_a, "a: green - red"),
         (only_b, "b: blue - yellow"),
     ]
     for ax, (image, title) in zip(axes, panels):
-        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=100)
+        if image.ndim == 2:
+            ax.imshow(image, cmap="gray", vmin=0, vmax=100)  # L in [0, 100]
+        else:
+            ax.imshow(image)
         ax.set_title(title)
         ax.axis("off")
     return axes

@@ -162,7 +162,10 @@ class ColorBins:
 
         Args:
             ab: (..., 2) ab values in Lab units (not network-normalised), within
-                [-AB_LIMIT, AB_LIMIT]. numpy or tensor.
+                [-AB_LIMIT, AB_LIMIT]. numpy or tensor. numpy and eager tensors are checked
+                for NaN and range on the host (an eager GPU tensor is copied for that);
+                inside ``tf.function`` or a ``tf.data`` map nothing is copied and values
+                beyond the limit are clipped.
             k: Number of nearest bins that share the weight (at most Q).
             sigma: Gaussian width in ab units (> 0).
             sparse: Return the k (index, weight) pairs instead of the dense (..., Q) target.
