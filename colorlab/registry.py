@@ -1,0 +1,237 @@
+"""The data set registry (``datasets.yaml``): what each data set is, and fetching it.
+
+``datasets.yaml`` (shipped in the package, and linked from the repository's top level)
+describes every data set colorlab knows: its files with URLs, sizes and sha256 checksums
+where the publisher or a well-kept listing states them, its number of images, licence,
+citation, archive layout and splits. :func:`fetch` downloads, verifies and unpacks one (see
+:mod:`colorlab.fetch` for the safety rules) and returns the folder of its photos.
+
+``sample`` needs no download: the colour photos scikit-image and scikit-learn ship are
+copied into the cache. It is the default wherever a data set is optional.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+import pickle
+import shutil
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import yaml
+
+from colorlab.fetch import data_home, download, extract
+from colorlab.images import list_images, split_paths
+
+__all__ = ["describe", "entry", "fetch", "image_files", "load_arrays", "load_registry", "names"]
+
+
+@functools.lru_cache(maxsize=None)
+def load_registry() -> dict[str, dict[str, Any]]:
+    """All registry entries by name, as read from the packaged ``datasets.yaml``."""
+    text = resources.files("colorlab.resources").joinpath("datasets.yaml").read_text("utf-8")
+    return yaml.safe_load(text)["datasets"]
+
+
+def names() -> list[str]:
+    """Names of the registered data sets."""
+    return list(load_registry())
+
+
+def entry(name: str) -> dict[str, Any]:
+    """The registry entry of ``name``; ValueError naming the known sets if there is none."""
+    registry = load_registry()
+    if name not in registry:
+        raise ValueError(f"Unknown data set {name!r}; the registry has: {', '.join(registry)}.")
+    return registry[name]
+
+
+def describe(name: str) -> str:
+    """A few lines on a data set: title, size, licence, citation (for notebooks)."""
+    e = entry(name)
+    lines = [f"{name}: {e.get('title', name)}", f"  {' '.join(str(e.get('description', '')).split())}"]
+    if e.get("images"):
+        lines.append(f"  images: {e['images']:,}" + (f" ({e['image_size']})" if e.get("image_size") else ""))
+    for f in e.get("files") or []:
+        size = f"{f['size'] / 1e6:,.1f} MB" if f.get("size") else "size not published"
+        check = "sha256 published" if f.get("sha256") else "sha256 recorded on first download"
+        lines.append(f"  file: {f['filename']} ({size}; {check})")
+    for key in ("license", "citation", "homepage"):
+        if e.get(key):
+            lines.append(f"  {key}: {' '.join(str(e[key]).split())}")
+    return "\n".join(lines)
+
+
+def fetch(name: str, data_dir: str | os.PathLike | None = None, progress: bool = True) -> pathlib.Path:
+    """Downloads (if needed), verifies and unpacks a data set; returns the folder of its photos.
+
+    Args:
+        name: A registry name (see :func:`names`). ``"folder"`` is not fetched: pass your
+            folder to :func:`colorlab.pipeline.make_dataset` directly.
+        data_dir: Cache folder (default ``$COLORLAB_DATA`` or the per-user cache).
+        progress: Show download progress.
+
+    Returns:
+        The folder that holds the data set's images (for CIFAR-10, its batch files).
+
+    Raises:
+        colorlab.fetch.DownloadError: offline or unreachable, with where to put the file.
+        colorlab.fetch.ChecksumError: a file fails its size or sha256 check.
+    """
+    e = entry(name)
+    kind = e.get("kind")
+    if kind == "folder":
+        raise ValueError(
+            "The 'folder' entry stands for your own photos: pass the folder itself, e.g. "
+            "make_dataset('/path/to/photos')."
+        )
+    if e.get("parent"):
+        return fetch(e["parent"], data_dir, progress)
+    home = data_home(data_dir) / name
+    if kind == "embedded":
+        return _materialise_sample(home)
+    for f in e.get("files") or []:
+        urls = [f["url"], *(f.get("mirrors") or [])]
+        archive = download(
+            urls, home / "downloads", f["filename"], sha256=f.get("sha256"),
+            size=f.get("size"), dataset=name, progress=progress,
+        )
+        extract(archive, home / _stem(f["filename"]))
+    first = _stem(e["files"][0]["filename"])
+    return home / first / e.get("root", "")
+
+
+def image_files(
+    name: str, split: str | None = None, data_dir: str | os.PathLike | None = None
+) -> tuple[list[pathlib.Path], pathlib.Path]:
+    """The photo files of a registry data set (fetched if needed), optionally one split.
+
+    A data set whose publisher splits it (Imagenette, BSDS500) uses that split; the others
+    are split by a hash of the file names (:func:`colorlab.images.split_paths`).
+
+    Returns:
+        (paths, manifest): the files, and the path of the scan cache for this data set.
+    """
+    e = entry(name)
+    root = fetch(name, data_dir)
+    splits = e.get("splits") or {}
+    if split is not None and split in splits and splits[split].get("path"):
+        paths = list_images(root / splits[split]["path"])
+    else:
+        paths = list_images(root)
+        if e.get("categories"):
+            paths = _places_categories(name, e, paths, data_dir)
+        if split is not None:
+            if split not in ("train", "val", "test"):
+                raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
+            paths = split_paths(paths, root=root)[split]
+    manifest = data_home(data_dir) / name / f"scan-{split or 'all'}.json"
+    return paths, manifest
+
+
+def load_arrays(name: str = "cifar10", data_dir: str | os.PathLike | None = None) -> dict:
+    """Loads a data set stored as arrays (CIFAR-10's pickled batches, as Keras loads them).
+
+    Returns:
+        {"train": (images (N, 32, 32, 3) uint8, labels (N,) int64), "test": (...),
+        "class_names": [...]}.
+    """
+    e = entry(name)
+    if e.get("kind") != "arrays":
+        raise ValueError(f"{name!r} is a set of image files; use image_files() or make_dataset().")
+    root = fetch(name, data_dir)
+
+    def read(files: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = [], []
+        for filename in files:
+            with open(root / filename, "rb") as f:  # verified by sha256 before unpacking
+                batch = pickle.load(f, encoding="bytes")
+            images.append(batch[b"data"].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+            labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+        return np.concatenate(images), np.concatenate(labels)
+
+    with open(root / "batches.meta", "rb") as f:
+        meta = pickle.load(f, encoding="bytes")
+    return {
+        "train": read([f"data_batch_{i}" for i in range(1, 6)]),
+        "test": read(["test_batch"]),
+        "class_names": [n.decode() for n in meta[b"label_names"]],
+    }
+
+
+# === Internals ===================================================================================
+
+
+def _stem(filename: str) -> str:
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip"):
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
+
+
+def _sample_sources() -> list[pathlib.Path]:
+    """The files of the embedded sample: scikit-image's photos, then scikit-learn's if present."""
+    from skimage import data as skdata
+
+    folder = pathlib.Path(skdata.data_dir)
+    files = [folder / n for n in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
+                                  "motorcycle_left.png")]
+    try:
+        import sklearn.datasets
+
+        images = pathlib.Path(sklearn.datasets.__file__).parent / "images"
+        files += [images / "china.jpg", images / "flower.jpg"]
+    except ImportError:  # scikit-learn is in the dev extra and on Colab; without it, 5 photos
+        pass
+    return [f for f in files if f.exists()]
+
+
+def _materialise_sample(home: pathlib.Path) -> pathlib.Path:
+    sources = _sample_sources()
+    if home.exists() and len(list_images(home)) >= len(sources):
+        return home
+    staging = home.with_name(home.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for source in sources:
+        shutil.copyfile(source, staging / source.name)
+    shutil.rmtree(home, ignore_errors=True)
+    os.replace(staging, home)
+    return home
+
+
+def _places_categories(
+    name: str, e: dict, paths: list[pathlib.Path], data_dir: Any
+) -> list[pathlib.Path]:
+    """Keeps the Places365 validation photos of the entry's scene categories."""
+    parent = entry(e["parent"])
+    home = data_home(data_dir) / e["parent"]
+    lists = [home / _stem(f["filename"]) for f in parent["files"][1:]]
+    categories = _find(lists, "categories_places365.txt")
+    val = _find(lists, "places365_val.txt")
+    index = {}
+    for line in categories.read_text().split("\n"):
+        if line.strip():
+            category, number = line.rsplit(" ", 1)
+            index[category] = int(number)
+    missing = [c for c in e["categories"] if c not in index]
+    if missing:
+        raise ValueError(f"{name}: categories {missing} are not in {categories}.")
+    wanted = {index[c] for c in e["categories"]}
+    keep = set()
+    for line in val.read_text().split("\n"):
+        if line.strip():
+            filename, number = line.split()
+            if int(number) in wanted:
+                keep.add(filename)
+    return [p for p in paths if p.name in keep]
+
+
+def _find(folders: list[pathlib.Path], filename: str) -> pathlib.Path:
+    for folder in folders:
+        for found in folder.rglob(filename):
+            return found
+    raise FileNotFoundError(f"{filename} not found under {', '.join(map(str, folders))}.")
