@@ -100,8 +100,9 @@ def fetch(name: str, data_dir: str | os.PathLike | None = None, progress: bool =
             size=f.get("size"), dataset=name, progress=progress,
         )
         extract(archive, home / _stem(f["filename"]))
-    first = _stem(e["files"][0]["filename"])
-    return home / first / e.get("root", "")
+    extracted = home / _stem(e["files"][0]["filename"])
+    root = extracted / (e.get("root") or "")
+    return root if root.is_dir() else extracted  # "root" is where the publisher puts it
 
 
 def image_files(
@@ -118,8 +119,8 @@ def image_files(
     e = entry(name)
     root = fetch(name, data_dir)
     splits = e.get("splits") or {}
-    if split is not None and split in splits and splits[split].get("path"):
-        paths = list_images(root / splits[split]["path"])
+    if split is not None and (splits.get(split) or {}).get("folder"):
+        paths = list_images(root / splits[split]["folder"])
     else:
         paths = list_images(root)
         if e.get("categories"):
