@@ -196,7 +196,7 @@ def make_dataset(
         source: A registry name (``"sample"``, ``"imagenette160"``, ...; fetched if needed),
             a folder, a list of image files, a :class:`~colorlab.images.ScanReport`, or a
             TFRecord file, list or glob written by :func:`colorlab.records.write_tfrecords`.
-        training: Random crop and flip (and shuffling); False: centre crop, fixed order.
+        training: Random crop and flip (and shuffling); False: centre crop, in file order.
         image_size: Side of the square crops, in pixels (176 in Zhang et al.'s training).
         short_side: Photos are first scaled so their shorter side is this (smaller photos
             are upscaled); default ``image_size * 8 // 7`` (256 for 224, 201 for 176).
@@ -238,6 +238,7 @@ def make_dataset(
     if deterministic and seed is None:
         seed = 0
     drop_remainder = training if drop_remainder is None else drop_remainder
+    ordered = bool(deterministic or not training)  # evaluation keeps the file order
 
     report = None
     class_names = None
@@ -260,7 +261,7 @@ def make_dataset(
         photos = files.map(
             lambda path, orientation, label: (load_photo(path, orientation, short_side), label),
             num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=deterministic or None,
+            deterministic=ordered,
         )
         # A file Pillow accepted but TensorFlow cannot decode is logged and skipped.
         photos = photos.ignore_errors(log_warning=True)
@@ -275,7 +276,7 @@ def make_dataset(
     crops = tf.data.Dataset.zip(photos, seeds).map(
         lambda photo, pair: (_crop(photo[0], image_size, training, pair), photo[1]),
         num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=deterministic or None,
+        deterministic=ordered,
     )
     batches = crops.batch(batch_size, drop_remainder=drop_remainder)
 
@@ -287,10 +288,10 @@ def make_dataset(
         return (x, (y, label)) if target == "ab+label" else (x, y)
 
     dataset = batches.map(
-        to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic or None
+        to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered
     ).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
-    options.deterministic = bool(deterministic)
+    options.deterministic = ordered
     dataset = dataset.with_options(options)
     dataset.scan_report = report
     dataset.class_names = class_names
