@@ -55,6 +55,7 @@ __all__ = [
     "normalize_l",
     "opencv8_to_lab",
     "rgb_to_lab",
+    "rgb_to_lightness",
     "split_lab",
 ]
 
@@ -117,7 +118,7 @@ def _rgb_to_lab_core(rgb: Any, xp: Any) -> Any:
     dtype = rgb.dtype
     linear = xp.where(
         rgb > SRGB_ENCODED_KNEE,
-        xp.power(xp.maximum(rgb + 0.055, 0.0) * (1.0 / 1.055), 2.4),
+        _pow(xp.maximum(rgb + 0.055, 1e-10) * (1.0 / 1.055), 2.4, xp),
         rgb * (1.0 / 12.92),
     )
     xyzn = xp.matmul(linear, _const(_XYZN_FROM_LINEAR, dtype, xp))
@@ -129,6 +130,19 @@ def _rgb_to_lab_core(rgb: Any, xp: Any) -> Any:
     return xp.matmul(f, _const(_LAB_FROM_F, dtype, xp)) - _const(_LAB_SHIFT, dtype, xp)
 
 
+def _lightness_core(rgb: Any, xp: Any) -> Any:
+    """(..., 3) float RGB in [0, 1] -> (..., 1) L*, the first channel of ``_rgb_to_lab_core``."""
+    dtype = rgb.dtype
+    linear = xp.where(
+        rgb > SRGB_ENCODED_KNEE,
+        _pow(xp.maximum(rgb + 0.055, 1e-10) * (1.0 / 1.055), 2.4, xp),
+        rgb * (1.0 / 12.92),
+    )
+    y = xp.matmul(linear, _const(_XYZN_FROM_LINEAR[:, 1:2], dtype, xp))
+    f = xp.where(y > LAB_EPSILON, _cbrt(xp.maximum(y, LAB_EPSILON), xp), y * LAB_SLOPE + _LAB_OFFSET)
+    return f * 116.0 - 16.0
+
+
 def _lab_to_rgb_core(lab: Any, xp: Any, clip: bool) -> Any:
     """(..., 3) Lab -> float RGB (clipped to [0, 1] when ``clip``), in the namespace ``xp``."""
     dtype = lab.dtype
@@ -137,7 +151,7 @@ def _lab_to_rgb_core(lab: Any, xp: Any, clip: bool) -> Any:
     linear = xp.matmul(xyzn, _const(_LINEAR_FROM_XYZN, dtype, xp))
     rgb = xp.where(
         linear > SRGB_LINEAR_KNEE,
-        xp.power(xp.maximum(linear, SRGB_LINEAR_KNEE), 1.0 / 2.4) * 1.055 - 0.055,
+        _pow(xp.maximum(linear, SRGB_LINEAR_KNEE), 1.0 / 2.4, xp) * 1.055 - 0.055,
         linear * 12.92,
     )
     return xp.clip(rgb, 0.0, 1.0) if clip else rgb
@@ -186,9 +200,17 @@ def _linear_lut(levels: int) -> np.ndarray:
     return _linear_from_srgb_numpy(codes).astype(np.float32)
 
 
+def _pow(x: Any, exponent: float, xp: Any) -> Any:
+    """x ** exponent for positive x; for tensors as exp(exponent * log(x)), which TensorFlow
+    computes three times faster than its pow (float32 results agree to a few ulp)."""
+    if xp is np:
+        return np.power(x, exponent)
+    return xp.exp(xp.log(x) * exponent)
+
+
 def _cbrt(x: Any, xp: Any) -> Any:
-    """Cube root of non-negative x (numpy's own cbrt is several times faster than power)."""
-    return np.cbrt(x) if xp is np else xp.power(x, 1.0 / 3.0)
+    """Cube root of positive x (numpy's own cbrt is several times faster than power)."""
+    return np.cbrt(x) if xp is np else _pow(x, 1.0 / 3.0, xp)
 
 
 def _const(value: np.ndarray, dtype: Any, xp: Any) -> Any:
@@ -380,6 +402,25 @@ def _rgb_to_lab_tensor(rgb: Any, validate: bool) -> Any:
             if not bool(tf.reduce_all(tf.math.is_finite(rgb))):
                 raise ValueError(f"{name} got NaN values in its RGB input; fix or mask them.")
     return _rgb_to_lab_core(rgb, ops)
+
+
+def rgb_to_lightness(rgb: Any) -> Any:
+    """Only the L* channel of :func:`rgb_to_lab`, at a third of the cost: (..., 3) -> (..., 1).
+
+    For pipelines that need L at full size but ab only at a few pixels (the 1/4-size targets
+    of Zhang et al.). Takes float RGB in [0, 1] (or uint8), numpy or tensor, without range
+    checks: validate with :func:`rgb_to_lab` where the input is not known to be good.
+    """
+    _check_last_axis(rgb, "rgb_to_lightness", "R, G, B")
+    if _arrays.is_tensor(rgb):
+        dtype = tf.as_dtype(rgb.dtype)
+        if dtype.is_integer:
+            rgb = ops.cast(rgb, "float32") * (1.0 / _integer_scale(dtype.name, "rgb_to_lightness"))
+        return _lightness_core(ops.cast(rgb, _arrays.float_dtype_name(rgb.dtype)), ops)
+    rgb = np.asarray(rgb)
+    if rgb.dtype.kind in "iub":
+        rgb = rgb.astype(np.float32) / _integer_scale(rgb.dtype.name, "rgb_to_lightness")
+    return _lightness_core(rgb.astype(_arrays.float_dtype_name(rgb.dtype), copy=False), np)
 
 
 def lab_to_rgb(lab: Any, *, clip: bool = True, validate: bool = True) -> Any:

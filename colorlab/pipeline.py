@@ -146,15 +146,16 @@ def encode_batch(
     """
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
-    lab = color.rgb_to_lab(rgb, validate=False)
-    lightness, ab = lab[..., :1], lab[..., 1:]
-    x = color.normalize_l(lightness)
     if target in ("ab", "ab+label"):
-        return x, color.normalize_ab(ab, ab_scale)
-    bins = bins if bins is not None else ColorBins.zhang313()
+        lab = color.rgb_to_lab(rgb, validate=False)
+        return color.normalize_l(lab[..., :1]), color.normalize_ab(lab[..., 1:], ab_scale)
+    # Bin targets need ab only at every n-th pixel: L alone at full size costs a third.
+    x = color.normalize_l(color.rgb_to_lightness(rgb))
     if target_downsample > 1:
         offset = target_downsample // 2  # the centre of each n x n block
-        ab = ab[:, offset::target_downsample, offset::target_downsample, :]
+        rgb = rgb[:, offset::target_downsample, offset::target_downsample, :]
+    ab = color.rgb_to_lab(rgb, validate=False)[..., 1:]
+    bins = bins if bins is not None else ColorBins.zhang313()
     if target == "hard":
         return x, bins.hard_encode(ab)
     if sparse:

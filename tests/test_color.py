@@ -158,3 +158,16 @@ def test_opencv_conventions_in_the_readme_table(photos):
     np.testing.assert_allclose(lab_float, ours, atol=0.5)
     with pytest.raises(TypeError, match="already CIE Lab"):
         color.opencv8_to_lab(lab_float)
+
+
+def test_rgb_to_lightness_is_the_l_channel_of_rgb_to_lab():
+    import tensorflow as tf
+
+    rgb = np.random.default_rng(3).random((64, 64, 3)).astype(np.float32)
+    expected = color.rgb_to_lab(rgb)[..., :1]
+    np.testing.assert_allclose(color.rgb_to_lightness(rgb), expected, atol=1e-4)
+    np.testing.assert_allclose(color.rgb_to_lightness(tf.constant(rgb)).numpy(), expected, atol=1e-4)
+    as_uint8 = (rgb * 255).round().astype(np.uint8)
+    np.testing.assert_allclose(
+        color.rgb_to_lightness(as_uint8), color.rgb_to_lab(as_uint8)[..., :1], atol=1e-4
+    )
