@@ -13,7 +13,14 @@ import numpy as np
 from colorlab.color import in_gamut, join_lab, lab_to_rgb, rgb_to_lab
 from colorlab.quantize import ColorBins, centre_spacing
 
-__all__ = ["ab_plane", "plot_ab_plane", "plot_bins", "plot_lab_channels"]
+__all__ = [
+    "ab_plane",
+    "plot_ab_plane",
+    "plot_batch",
+    "plot_bins",
+    "plot_lab_channels",
+    "plot_photo_grid",
+]
 
 _EXTENT = 110.0
 
@@ -134,3 +141,78 @@ def plot_lab_channels(rgb: Any, axes: Any = None, chroma_lightness: float = 70.0
         ax.set_title(title)
         ax.axis("off")
     return axes
+
+
+def plot_photo_grid(photos: Any, titles: Any = None, columns: int = 4, size: float = 2.5) -> Any:
+    """Shows photos in a grid: a list of (H, W, 3) arrays (uint8 or [0, 1]) or image files.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from colorlab.pipeline import load_photo
+
+    photos = [load_photo(str(p)).numpy() if not hasattr(p, "shape") else p for p in photos]
+    rows = max(1, -(-len(photos) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if i < len(photos):
+            ax.imshow(photos[i])
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
+               target: str = "soft") -> Any:
+    """A batch as the network sees it: input L, the target's colours, and the target's detail.
+
+    Args:
+        x: (B, H, W, 1) normalised L from :func:`colorlab.pipeline.make_dataset`.
+        y: Its target: packed sparse soft (B, h, w, 2k), hard (B, h, w) or ab (B, H, W, 2).
+        bins: The bins of soft and hard targets (default: Zhang et al.'s 313).
+        count: Photos to show.
+        target: "soft", "hard" or "ab" (ab normalised by ``AB_SCALE``).
+
+    Returns:
+        The matplotlib figure: per photo, L | the colours the target encodes | nearest bin.
+    """
+    import matplotlib.pyplot as plt
+
+    from colorlab.color import AB_SCALE, denormalize_ab, denormalize_l
+    from colorlab.losses import unpack_sparse_target
+
+    bins = bins if bins is not None else ColorBins.zhang313()
+    x = np.asarray(x)
+    y = np.asarray(y)
+    count = min(count, len(x))
+    lightness = denormalize_l(x[:count, ..., 0])
+    if target == "ab":
+        ab = denormalize_ab(y[:count], AB_SCALE)
+        nearest = bins.centers[bins.hard_encode(ab)]
+    elif target == "hard":
+        ab = nearest = bins.centers[y[:count]]
+    else:
+        indices, weights = unpack_sparse_target(y[:count])
+        ab = bins.decode(bins.to_dense(np.asarray(indices), np.asarray(weights)), temperature=1.0)
+        nearest = bins.centers[np.asarray(indices)[..., 0].astype(int)]
+    fig, axes = plt.subplots(count, 3, figsize=(7.5, 2.5 * count), squeeze=False)
+    for i in range(count):
+        h, w = ab.shape[1:3]
+        step = lightness.shape[1] // h
+        small_l = lightness[i, step // 2 :: step, step // 2 :: step][:h, :w]
+        panels = [
+            (lightness[i], "gray", "input L"),
+            (lab_to_rgb(join_lab(small_l[..., None], ab[i].astype(np.float32))), None, f"target colours ({h} x {w})"),
+            (lab_to_rgb(join_lab(small_l[..., None], nearest[i].astype(np.float32))), None, "nearest bin"),
+        ]
+        for ax, (image, cmap, title) in zip(axes[i], panels):
+            ax.imshow(image, cmap=cmap, vmin=0 if cmap else None, vmax=100 if cmap else None,
+                      interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -2,11 +2,14 @@
 
 import os
 import pathlib
+import tempfile
 
 # Before TensorFlow is imported anywhere, and inherited by the notebook kernels nbval starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("COLORLAB_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Registry data sets (the embedded sample) go to a throw-away cache, not the user's.
+os.environ.setdefault("COLORLAB_DATA", tempfile.mkdtemp(prefix="colorlab-test-data-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
