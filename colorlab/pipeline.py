@@ -194,9 +194,11 @@ def make_dataset(
     """A tf.data.Dataset of (normalised L, target) batches from photo files.
 
     Args:
-        source: A registry name (``"sample"``, ``"imagenette160"``, ...; fetched if needed),
-            a folder, a list of image files, a :class:`~colorlab.images.ScanReport`, or a
-            TFRecord file, list or glob written by :func:`colorlab.records.write_tfrecords`.
+        source: A registry name (``"sample"``, ``"imagenette160"``, ``"cifar10"``, ...;
+            fetched if needed), a folder, a list of image files, a
+            :class:`~colorlab.images.ScanReport`, a TFRecord file, list or glob written by
+            :func:`colorlab.records.write_tfrecords`, or photos as an (N, H, W, 3) uint8
+            array or an (images, labels) pair (CIFAR-10 as Keras loads it).
         training: Random crop and flip (and shuffling); False: centre crop, in file order.
         image_size: Side of the square crops, in pixels (176 in Zhang et al.'s training).
         short_side: Photos are first scaled so their shorter side is this (smaller photos
@@ -230,8 +232,6 @@ def make_dataset(
 
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
-    if target == "ab+label" and labels is None and not records.is_record_source(source):
-        raise ValueError('target "ab+label" needs labels="folder" or a {path: class} dict.')
     image_size = int(image_size)
     short_side = int(short_side or image_size * 8 // 7)
     if short_side < image_size:
@@ -243,7 +243,25 @@ def make_dataset(
 
     report = None
     class_names = None
-    if records.is_record_source(source):
+    arrays = _array_source(source, split, data_dir)
+    if (target == "ab+label" and labels is None and arrays is None
+            and not records.is_record_source(source)):
+        raise ValueError('target "ab+label" needs labels="folder" or a {path: class} dict.')
+    if arrays is not None:
+        images, label_ids, class_names = arrays
+        count = len(images)
+        photos = tf.data.Dataset.from_tensor_slices((images, label_ids))
+        if training:
+            photos = photos.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        photos = photos.map(
+            lambda image, label: (
+                _resize_short_side(tf.image.convert_image_dtype(image, tf.float32), short_side),
+                label,
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=ordered,
+        )
+    elif records.is_record_source(source):
         photos = records.read_tfrecords(source, short_side=short_side)
         count = None
     else:
@@ -298,6 +316,37 @@ def make_dataset(
     dataset.class_names = class_names
     dataset.num_photos = count
     return dataset
+
+
+def _array_source(source: Any, split: str | None, data_dir: Any) -> tuple | None:
+    """(images uint8 (N, H, W, 3), labels, class names) for array sources, else None.
+
+    Array sources: a registry data set stored as arrays (CIFAR-10), an (N, H, W, 3) uint8
+    array, or an (images, labels) pair.
+    """
+    from colorlab import registry
+
+    if isinstance(source, str) and source in registry.names():
+        if registry.entry(source).get("kind") != "arrays":
+            return None
+        loaded = registry.load_arrays(source, data_dir=data_dir)
+        part = split or "train"
+        if part not in loaded:
+            raise ValueError(f"{source!r} has the splits train and test, not {split!r}.")
+        images, labels = loaded[part]
+        return images, labels, loaded.get("class_names")
+    if isinstance(source, tuple) and len(source) == 2 and isinstance(source[0], np.ndarray):
+        images, labels = source
+    elif isinstance(source, np.ndarray):
+        images, labels = source, np.full(len(source), -1)
+    else:
+        return None
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ValueError(
+            f"An array source must be (N, H, W, 3) uint8 photos, got {images.shape} "
+            f"{images.dtype}. Floats in [0, 1]: (images * 255).round().astype(np.uint8)."
+        )
+    return images, np.asarray(labels).astype(np.int64), None
 
 
 def _scan(

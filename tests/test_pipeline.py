@@ -253,3 +253,46 @@ def test_dataset_prior_of_the_sample_set(tmp_path):
     assert prior.shape == (313,) and prior.sum() == pytest.approx(1.0)
     centres = ColorBins.zhang313().centers
     assert np.linalg.norm(centres[np.argmax(prior)]) < 30  # photos are mostly unsaturated
+
+
+def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):
+    import io
+    import pickle
+    import tarfile
+
+    images = np.stack([_photo(i, (32, 32)) for i in range(6)])
+    ds = data.make_dataset((images, np.arange(6)), target="ab+label", image_size=32,
+                           batch_size=3, training=False)
+    x, (ab, label) = next(iter(ds))
+    assert x.shape == (3, 32, 32, 1) and label.numpy().tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="uint8"):
+        data.make_dataset(images.astype(np.float32))
+
+    # A CIFAR-10 archive laid out as the real one: pickled batches in cifar-10-batches-py/.
+    def batch(n, offset):
+        flat = np.stack([_photo(offset + i, (32, 32)).transpose(2, 0, 1).ravel() for i in range(n)])
+        return pickle.dumps({b"data": flat, b"labels": list(range(n))})
+
+    members = {f"cifar-10-batches-py/data_batch_{i}": batch(2, 10 * i) for i in range(1, 6)}
+    members["cifar-10-batches-py/test_batch"] = batch(3, 100)
+    members["cifar-10-batches-py/batches.meta"] = pickle.dumps({b"label_names": [b"plane", b"car"]})
+    archive = tmp_path / "downloads" / "cifar-10-python.tar.gz"
+    archive.parent.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    entry = dict(registry.entry("cifar10"))
+    entry["files"] = [dict(entry["files"][0], sha256=None, size=None)]  # our stand-in archive
+    monkeypatch.setattr(registry, "load_registry", lambda: {"cifar10": entry})
+    home = tmp_path / "home"
+    (home / "cifar10").mkdir(parents=True)
+    (home / "cifar10" / "downloads").symlink_to(archive.parent)  # "placed by hand"
+    loaded = data.load_arrays("cifar10", data_dir=home)
+    assert loaded["train"][0].shape == (10, 32, 32, 3) and loaded["test"][0].shape == (3, 32, 32, 3)
+    assert loaded["class_names"] == ["plane", "car"]
+    np.testing.assert_array_equal(loaded["test"][0][0], _photo(100, (32, 32)))
+    ds = data.make_dataset("cifar10", split="test", target="ab", image_size=32, batch_size=3,
+                           training=False, data_dir=home)
+    assert next(iter(ds))[1].shape == (3, 32, 32, 2)
