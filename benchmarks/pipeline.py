@@ -7,8 +7,8 @@ Run by hand on the machine to measure (not a test):
 All three read the same real photos (never copied into the project) and make 176 x 176
 crops in batches of 32:
 
-(a) bare: ``make_dataset``'s own decode + resize + random crop/flip, batched, no Lab, no
-    target: the limit any pipeline of these photos meets;
+(a) bare: ``make_dataset(target=None)``: the same decode + resize + random crop/flip,
+    batched, without Lab or target: the limit any pipeline of these photos meets;
 (b) colorlab: the full ``make_dataset(target="soft")``: Lab in the graph, normalised L,
     soft-encoded 44 x 44 targets (k = 10, sigma = 5) packed for the loss;
 (c) the per-image loader of the common Keras colorization repositories: a
@@ -32,28 +32,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from colorlab import data, pipeline  # noqa: E402
+from colorlab import data  # noqa: E402
 from colorlab.quantize import ColorBins  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 SIZE, BATCH, SHORT = 176, 32, 201
-
-
-def bare_dataset(report: data.ScanReport) -> tf.data.Dataset:
-    """Decode + resize + crop/flip exactly as make_dataset does, without Lab or targets."""
-    infos = report.usable
-    files = tf.data.Dataset.from_tensor_slices(
-        ([i.path for i in infos], [i.orientation for i in infos])
-    ).shuffle(len(infos), seed=0)
-    photos = files.map(lambda p, o: pipeline.load_photo(p, o, SHORT),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-    seeds = tf.data.Dataset.random(seed=0).batch(2)
-    crops = tf.data.Dataset.zip(photos, seeds).map(
-        lambda photo, seed: pipeline._crop(photo, SIZE, True, seed),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False,
-    )
-    return crops.batch(BATCH, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def python_loader(paths: list[str], workers: int):
@@ -139,12 +123,14 @@ def main() -> None:
     print(f"{len(usable)} photos from {args.photos} ({report.summary()}), "
           f"{os.cpu_count()} CPU cores, crops {SIZE} px, batches of {BATCH}\n")
 
-    full = data.make_dataset(report, training=True, target="soft", batch_size=BATCH,
-                             image_size=SIZE, short_side=SHORT, seed=0)
+    def pipeline(target):
+        return data.make_dataset(report, training=True, target=target, batch_size=BATCH,
+                                 image_size=SIZE, short_side=SHORT, seed=0)
+
     results = {}
     for label, run in (
-        ("(a) bare decode + resize + crop", lambda: time_tf(bare_dataset(report), args.epochs)),
-        ("(b) colorlab: + Lab + soft targets", lambda: time_tf(full, args.epochs)),
+        ("(a) bare decode + resize + crop", lambda: time_tf(pipeline(None), args.epochs)),
+        ("(b) colorlab: + Lab + soft targets", lambda: time_tf(pipeline("soft"), args.epochs)),
         ("(c) per-image Python loader", lambda: time_loader(
             python_loader(usable, workers=os.cpu_count() or 2), 1)),
     ):

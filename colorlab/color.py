@@ -113,34 +113,34 @@ _POOL: ThreadPoolExecutor | None = None
 # === Conversion cores: written once for numpy and keras.ops ===================================
 
 
-def _rgb_to_lab_core(rgb: Any, xp: Any) -> Any:
-    """(N, 3) or (..., 3) float RGB in [0, 1] -> Lab, in the namespace ``xp``."""
-    dtype = rgb.dtype
-    linear = xp.where(
+def _linear_from_srgb(rgb: Any, xp: Any) -> Any:
+    """The sRGB transfer curve undone: encoded RGB in [0, 1] -> linear RGB."""
+    return xp.where(
         rgb > SRGB_ENCODED_KNEE,
         _pow(xp.maximum(rgb + 0.055, 1e-10) * (1.0 / 1.055), 2.4, xp),
         rgb * (1.0 / 12.92),
     )
-    xyzn = xp.matmul(linear, _const(_XYZN_FROM_LINEAR, dtype, xp))
-    f = xp.where(
-        xyzn > LAB_EPSILON,
-        _cbrt(xp.maximum(xyzn, LAB_EPSILON), xp),
-        xyzn * LAB_SLOPE + _LAB_OFFSET,
+
+
+def _lab_f(t: Any, xp: Any) -> Any:
+    """CIE Lab's f of normalised XYZ: the cube root above the knee, a line below it."""
+    return xp.where(
+        t > LAB_EPSILON, _cbrt(xp.maximum(t, LAB_EPSILON), xp), t * LAB_SLOPE + _LAB_OFFSET
     )
+
+
+def _rgb_to_lab_core(rgb: Any, xp: Any) -> Any:
+    """(N, 3) or (..., 3) float RGB in [0, 1] -> Lab, in the namespace ``xp``."""
+    dtype = rgb.dtype
+    xyzn = xp.matmul(_linear_from_srgb(rgb, xp), _const(_XYZN_FROM_LINEAR, dtype, xp))
+    f = _lab_f(xyzn, xp)
     return xp.matmul(f, _const(_LAB_FROM_F, dtype, xp)) - _const(_LAB_SHIFT, dtype, xp)
 
 
 def _lightness_core(rgb: Any, xp: Any) -> Any:
     """(..., 3) float RGB in [0, 1] -> (..., 1) L*, the first channel of ``_rgb_to_lab_core``."""
-    dtype = rgb.dtype
-    linear = xp.where(
-        rgb > SRGB_ENCODED_KNEE,
-        _pow(xp.maximum(rgb + 0.055, 1e-10) * (1.0 / 1.055), 2.4, xp),
-        rgb * (1.0 / 12.92),
-    )
-    y = xp.matmul(linear, _const(_XYZN_FROM_LINEAR[:, 1:2], dtype, xp))
-    f = xp.where(y > LAB_EPSILON, _cbrt(xp.maximum(y, LAB_EPSILON), xp), y * LAB_SLOPE + _LAB_OFFSET)
-    return f * 116.0 - 16.0
+    y = xp.matmul(_linear_from_srgb(rgb, xp), _const(_XYZN_FROM_LINEAR[:, 1:2], rgb.dtype, xp))
+    return _lab_f(y, xp) * 116.0 - 16.0
 
 
 def _lab_to_rgb_core(lab: Any, xp: Any, clip: bool) -> Any:

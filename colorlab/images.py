@@ -66,7 +66,9 @@ _SCAN_SIDE = 64  # the colour statistic uses a decode reduced to about this size
 # === Listing and splits ========================================================================
 
 
-def list_images(root: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES) -> list[pathlib.Path]:
+def list_images(
+    root: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES
+) -> list[pathlib.Path]:
     """All image files under ``root`` (recursively), sorted, hidden files and folders left out.
 
     Args:

@@ -41,6 +41,8 @@ __all__ = [
     "load_photo",
     "make_dataset",
     "orient",
+    "resize_short_side",
+    "target_pixels",
 ]
 
 #: Target kinds :func:`make_dataset` and :func:`encode_batch` produce.
@@ -62,7 +64,9 @@ def decode_photo(contents: tf.Tensor) -> tf.Tensor:
 
 
 def orient(image: tf.Tensor, orientation: Any) -> tf.Tensor:
-    """Applies an EXIF orientation (1-8) so the photo stands upright (as ``PIL.ImageOps.exif_transpose``).
+    """Applies an EXIF orientation (1-8) so the photo stands upright.
+
+    The same result as ``PIL.ImageOps.exif_transpose``, in the graph.
 
     Args:
         image: (H, W, C) tensor as stored in the file.
@@ -84,7 +88,7 @@ def orient(image: tf.Tensor, orientation: Any) -> tf.Tensor:
     return tf.switch_case(index, branches)
 
 
-def _resize_short_side(image: tf.Tensor, size: int) -> tf.Tensor:
+def resize_short_side(image: tf.Tensor, size: int) -> tf.Tensor:
     """Scales so the shorter side is ``size`` (down with antialiasing, or up)."""
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
@@ -103,7 +107,7 @@ def load_photo(
         (H, W, 3) float32 RGB in [0, 1].
     """
     image = orient(decode_photo(tf.io.read_file(path)), orientation)
-    return image if short_side is None else _resize_short_side(image, short_side)
+    return image if short_side is None else resize_short_side(image, short_side)
 
 
 def _crop(image: tf.Tensor, size: int, training: bool, seed: tf.Tensor) -> tf.Tensor:
@@ -116,6 +120,22 @@ def _crop(image: tf.Tensor, size: int, training: bool, seed: tf.Tensor) -> tf.Te
 
 
 # === A batch, in the graph =====================================================================
+
+
+def target_pixels(images: Any, downsample: int) -> Any:
+    """The pixels bin targets are made at: every n-th pixel, the centre of each n x n block.
+
+    Args:
+        images: (B, H, W, C) numpy array or tensor.
+        downsample: n (1: every pixel).
+
+    Returns:
+        (B, H // n, W // n, C), as the authors' training net subsamples its ab.
+    """
+    if downsample <= 1:
+        return images
+    offset = downsample // 2
+    return images[:, offset::downsample, offset::downsample, :]
 
 
 def encode_batch(
@@ -151,10 +171,7 @@ def encode_batch(
         return color.normalize_l(lab[..., :1]), color.normalize_ab(lab[..., 1:], ab_scale)
     # Bin targets need ab only at every n-th pixel: L alone at full size costs a third.
     x = color.normalize_l(color.rgb_to_lightness(rgb))
-    if target_downsample > 1:
-        offset = target_downsample // 2  # the centre of each n x n block
-        rgb = rgb[:, offset::target_downsample, offset::target_downsample, :]
-    ab = color.rgb_to_lab(rgb, validate=False)[..., 1:]
+    ab = color.rgb_to_lab(target_pixels(rgb, target_downsample), validate=False)[..., 1:]
     bins = bins if bins is not None else ColorBins.zhang313()
     if target == "hard":
         return x, bins.hard_encode(ab)
@@ -203,7 +220,9 @@ def make_dataset(
         image_size: Side of the square crops, in pixels (176 in Zhang et al.'s training).
         short_side: Photos are first scaled so their shorter side is this (smaller photos
             are upscaled); default ``image_size * 8 // 7`` (256 for 224, 201 for 176).
-        target: One of :data:`TARGETS` (see the module docstring).
+        target: One of :data:`TARGETS` (see the module docstring), or None for batches of
+            the RGB crops alone (no Lab, no target: for looking at photos, and the baseline
+            of ``benchmarks/pipeline.py``).
         batch_size: Photos per batch.
         bins, k, sigma, sparse, target_downsample, ab_scale: See :func:`encode_batch`.
         labels: For "ab+label": "folder" (the parent folder names, sorted, give the class
@@ -230,8 +249,8 @@ def make_dataset(
     """
     from colorlab import records
 
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {target!r}.")
+    if target is not None and target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS} or None, got {target!r}.")
     image_size = int(image_size)
     short_side = int(short_side or image_size * 8 // 7)
     if short_side < image_size:
@@ -255,7 +274,7 @@ def make_dataset(
             photos = photos.shuffle(count, seed=seed, reshuffle_each_iteration=True)
         photos = photos.map(
             lambda image, label: (
-                _resize_short_side(tf.image.convert_image_dtype(image, tf.float32), short_side),
+                resize_short_side(tf.image.convert_image_dtype(image, tf.float32), short_side),
                 label,
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
@@ -299,6 +318,9 @@ def make_dataset(
     )
     batches = crops.batch(batch_size, drop_remainder=drop_remainder)
 
+    if target is None:
+        return _finish(batches.map(lambda rgb, label: rgb), ordered, report, class_names, count)
+
     def to_example(rgb, label):
         x, y = encode_batch(
             rgb, target, bins=bins, k=k, sigma=sigma, sparse=sparse,
@@ -306,12 +328,17 @@ def make_dataset(
         )
         return (x, (y, label)) if target == "ab+label" else (x, y)
 
-    dataset = batches.map(
-        to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered
-    ).prefetch(tf.data.AUTOTUNE)
+    dataset = batches.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
+    return _finish(dataset, ordered, report, class_names, count)
+
+
+def _finish(
+    dataset: tf.data.Dataset, ordered: bool, report: Any, class_names: Any, count: Any
+) -> tf.data.Dataset:
+    """Prefetch, determinism option, and the attributes make_dataset promises."""
     options = tf.data.Options()
     options.deterministic = ordered
-    dataset = dataset.with_options(options)
+    dataset = dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
     dataset.scan_report = report
     dataset.class_names = class_names
     dataset.num_photos = count

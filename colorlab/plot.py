@@ -184,12 +184,13 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
 
     from colorlab.color import AB_SCALE, denormalize_ab, denormalize_l
     from colorlab.losses import unpack_sparse_target
+    from colorlab.pipeline import target_pixels
 
     bins = bins if bins is not None else ColorBins.zhang313()
     x = np.asarray(x)
     y = np.asarray(y)
     count = min(count, len(x))
-    lightness = denormalize_l(x[:count, ..., 0])
+    lightness = denormalize_l(x[:count])  # (count, H, W, 1)
     if target == "ab":
         ab = denormalize_ab(y[:count], AB_SCALE)
         nearest = bins.centers[bins.hard_encode(ab)]
@@ -199,15 +200,16 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
         indices, weights = unpack_sparse_target(y[:count])
         ab = bins.decode(bins.to_dense(np.asarray(indices), np.asarray(weights)), temperature=1.0)
         nearest = bins.centers[np.asarray(indices)[..., 0].astype(int)]
+    h, w = ab.shape[1:3]
+    small_l = target_pixels(lightness, lightness.shape[1] // h)  # L where the targets are
+    target_rgb = lab_to_rgb(join_lab(small_l, ab.astype(np.float32)))
+    nearest_rgb = lab_to_rgb(join_lab(small_l, nearest.astype(np.float32)))
     fig, axes = plt.subplots(count, 3, figsize=(7.5, 2.5 * count), squeeze=False)
     for i in range(count):
-        h, w = ab.shape[1:3]
-        step = lightness.shape[1] // h
-        small_l = lightness[i, step // 2 :: step, step // 2 :: step][:h, :w]
         panels = [
-            (lightness[i], "gray", "input L"),
-            (lab_to_rgb(join_lab(small_l[..., None], ab[i].astype(np.float32))), None, f"target colours ({h} x {w})"),
-            (lab_to_rgb(join_lab(small_l[..., None], nearest[i].astype(np.float32))), None, "nearest bin"),
+            (lightness[i, ..., 0], "gray", "input L"),
+            (target_rgb[i], None, f"target colours ({h} x {w})"),
+            (nearest_rgb[i], None, "nearest bin"),
         ]
         for ax, (image, cmap, title) in zip(axes[i], panels):
             ax.imshow(image, cmap=cmap, vmin=0 if cmap else None, vmax=100 if cmap else None,

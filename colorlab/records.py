@@ -127,7 +127,7 @@ def read_tfrecords(
         source: A shard, a glob such as ``"records/photos-*.tfrecord"``, or a list.
         short_side: Scale the photos' shorter side to this (None: as stored).
     """
-    from colorlab.pipeline import _resize_short_side, decode_photo
+    from colorlab.pipeline import resize_short_side, decode_photo
 
     if isinstance(source, (str, os.PathLike)):
         files = sorted(tf.io.gfile.glob(os.fspath(source)))
@@ -144,7 +144,7 @@ def read_tfrecords(
         example = tf.io.parse_single_example(serialized, _FEATURES)
         image = decode_photo(example["image"])
         if short_side is not None:
-            image = _resize_short_side(image, short_side)
+            image = resize_short_side(image, short_side)
         return image, example["label"]
 
     return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE)

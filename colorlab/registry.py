@@ -52,9 +52,11 @@ def entry(name: str) -> dict[str, Any]:
 def describe(name: str) -> str:
     """A few lines on a data set: title, size, licence, citation (for notebooks)."""
     e = entry(name)
-    lines = [f"{name}: {e.get('title', name)}", f"  {' '.join(str(e.get('description', '')).split())}"]
+    description = " ".join(str(e.get("description", "")).split())
+    lines = [f"{name}: {e.get('title', name)}", f"  {description}"]
     if e.get("images"):
-        lines.append(f"  images: {e['images']:,}" + (f" ({e['image_size']})" if e.get("image_size") else ""))
+        shape = f" ({e['image_size']})" if e.get("image_size") else ""
+        lines.append(f"  images: {e['images']:,}{shape}")
     for f in e.get("files") or []:
         size = f"{f['size'] / 1e6:,.1f} MB" if f.get("size") else "size not published"
         check = "sha256 published" if f.get("sha256") else "sha256 recorded on first download"
@@ -65,7 +67,9 @@ def describe(name: str) -> str:
     return "\n".join(lines)
 
 
-def fetch(name: str, data_dir: str | os.PathLike | None = None, progress: bool = True) -> pathlib.Path:
+def fetch(
+    name: str, data_dir: str | os.PathLike | None = None, progress: bool = True
+) -> pathlib.Path:
     """Downloads (if needed), verifies and unpacks a data set; returns the folder of its photos.
 
     Args:
