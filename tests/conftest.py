@@ -18,6 +18,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def make_photo(seed: int = 0, size: tuple[int, int] = (60, 80)) -> np.ndarray:
+    """A colourful test image made by the tests: smooth gradients plus noise, (H, W, 3) uint8."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + rng.integers(0, 50, (h, w, 3))
+    return rgb.astype(np.uint8)
+
+
 @pytest.fixture(scope="session")
 def photos():
     """The colour photos scikit-image ships, as uint8 RGB."""

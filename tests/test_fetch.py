@@ -8,11 +8,11 @@ import tarfile
 import threading
 import zipfile
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from colorlab import fetch, registry
+from conftest import make_photo
 
 
 class _Server:
@@ -70,10 +70,8 @@ def _sha(data: bytes) -> str:
 
 
 def _photo_bytes(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    rgb = np.clip(rng.normal(128, 60, (40, 40, 3)), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, format="PNG")
+    Image.fromarray(make_photo(seed, (40, 40))).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

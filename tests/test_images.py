@@ -9,15 +9,7 @@ import pytest
 from PIL import Image
 
 from colorlab import images
-
-
-def _photo(seed=0, size=(48, 64)):
-    """A colourful test image: smooth gradients plus noise, (H, W, 3) uint8."""
-    rng = np.random.default_rng(seed)
-    h, w = size
-    y, x = np.mgrid[0:h, 0:w]
-    rgb = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + rng.integers(0, 40, (h, w, 3))
-    return rgb.astype(np.uint8)
+from conftest import make_photo
 
 
 def _save(path, array, **kwargs):
@@ -74,7 +66,7 @@ def test_split_relative_to_root_separates_equal_names(tmp_path):
 
 
 def test_good_photo_is_usable_with_size_and_colour(tmp_path):
-    info, report = _scan_one(_save(tmp_path / "ok.jpg", _photo()))
+    info, report = _scan_one(_save(tmp_path / "ok.jpg", make_photo(size=(48, 64))))
     assert info.ok and (info.width, info.height) == (64, 48) and info.colourful > 0.5
     assert report.paths == [info.path] and report.skipped == []
 
@@ -84,7 +76,7 @@ def test_good_photo_is_usable_with_size_and_colour(tmp_path):
 
 def test_truncated_jpeg_is_skipped(tmp_path):
     good = tmp_path / "good.jpg"
-    _save(good, _photo(size=(200, 200)), quality=95)
+    _save(good, make_photo(size=(200, 200)), quality=95)
     bad = tmp_path / "truncated.jpg"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     info, report = _scan_one(str(bad))
@@ -108,7 +100,7 @@ def test_text_file_named_jpg_is_skipped(tmp_path):
 
 def test_cmyk_jpeg_is_usable(tmp_path):
     path = tmp_path / "cmyk.jpg"
-    Image.fromarray(_photo()).convert("CMYK").save(path)
+    Image.fromarray(make_photo()).convert("CMYK").save(path)
     info, _ = _scan_one(str(path))
     assert info.ok and info.colourful > 0.5
 
@@ -123,12 +115,12 @@ def test_decompression_bomb_is_refused_from_its_header(tmp_path):
     assert (tmp_path / "bomb.png").stat().st_size < 200
     info, _ = _scan_one(path)
     assert not info.ok and info.reason.startswith("too large")
-    info, _ = _scan_one(_save(tmp_path / "big.png", _photo(size=(100, 100))), max_pixels=5000)
+    info, _ = _scan_one(_save(tmp_path / "big.png", make_photo(size=(100, 100))), max_pixels=5000)
     assert not info.ok and "> 5,000 pixels" in info.reason
 
 
 def test_unsupported_format_is_skipped(tmp_path):
-    info, _ = _scan_one(_save(tmp_path / "photo.png", _photo(), format="TIFF"))
+    info, _ = _scan_one(_save(tmp_path / "photo.png", make_photo(), format="TIFF"))
     assert not info.ok and info.reason == "unsupported format TIFF"
 
 
@@ -136,8 +128,8 @@ def test_unsupported_format_is_skipped(tmp_path):
 
 
 def test_near_gray_filter_drops_grayscale_stored_as_rgb(tmp_path):
-    colour = _save(tmp_path / "colour.jpg", _photo(1))
-    gray = np.repeat(_photo(2)[..., :1], 3, axis=-1)
+    colour = _save(tmp_path / "colour.jpg", make_photo(1))
+    gray = np.repeat(make_photo(2)[..., :1], 3, axis=-1)
     gray_path = _save(tmp_path / "gray.jpg", gray)
     report = images.scan_images([colour, gray_path])
     assert report.paths == [colour]
@@ -159,13 +151,13 @@ def test_exif_orientation_is_read(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6
     path = tmp_path / "rotated.jpg"
-    Image.fromarray(_photo()).save(path, exif=exif.tobytes())
+    Image.fromarray(make_photo()).save(path, exif=exif.tobytes())
     info, _ = _scan_one(str(path))
     assert info.ok and info.orientation == 6
 
 
 def test_manifest_caches_and_notices_changes(tmp_path):
-    path = _save(tmp_path / "a.png", _photo())
+    path = _save(tmp_path / "a.png", make_photo())
     manifest = tmp_path / "scan.json"
     first = images.scan_images([path], manifest=manifest)
     assert manifest.exists() and first.paths == [path]
@@ -185,5 +177,5 @@ def test_manifest_caches_and_notices_changes(tmp_path):
 
 def test_png_bytes_helper_is_a_real_png():
     buffer = io.BytesIO()
-    Image.fromarray(_photo()).save(buffer, format="PNG")
+    Image.fromarray(make_photo()).save(buffer, format="PNG")
     assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"

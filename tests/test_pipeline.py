@@ -8,14 +8,7 @@ from PIL import Image, ImageOps
 from colorlab import color, data, registry
 from colorlab.losses import unpack_sparse_target
 from colorlab.quantize import ColorBins
-
-
-def _photo(seed=0, size=(60, 80)):
-    rng = np.random.default_rng(seed)
-    h, w = size
-    y, x = np.mgrid[0:h, 0:w]
-    rgb = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + rng.integers(0, 50, (h, w, 3))
-    return rgb.astype(np.uint8)
+from conftest import make_photo
 
 
 @pytest.fixture
@@ -24,9 +17,9 @@ def folder(tmp_path):
     for c, name in enumerate(("cats", "dogs")):
         (tmp_path / name).mkdir()
         for i in range(5):
-            Image.fromarray(_photo(10 * c + i)).save(tmp_path / name / f"{i}.jpg", quality=95)
+            Image.fromarray(make_photo(10 * c + i)).save(tmp_path / name / f"{i}.jpg", quality=95)
     (tmp_path / "dogs" / "broken.jpg").write_text("not a photo")
-    gray = np.repeat(_photo(99)[..., :1], 3, -1)
+    gray = np.repeat(make_photo(99)[..., :1], 3, -1)
     Image.fromarray(gray).save(tmp_path / "cats" / "gray.png")
     return tmp_path
 
@@ -36,7 +29,7 @@ def folder(tmp_path):
 
 @pytest.mark.parametrize("kind", ["grayscale", "rgba", "palette", "gif", "bmp", "png16", "cmyk"])
 def test_decode_photo_handles_every_stored_form(tmp_path, kind):
-    rgb = _photo()
+    rgb = make_photo()
     path = tmp_path / "x"
     if kind == "grayscale":
         Image.fromarray(rgb).convert("L").save(path.with_suffix(".png"))
@@ -74,7 +67,7 @@ def test_decode_photo_handles_every_stored_form(tmp_path, kind):
 def test_exif_orientation_matches_pillow(tmp_path, orientation):
     exif = Image.Exif()
     exif[0x0112] = orientation
-    rgb = _photo(size=(30, 50))
+    rgb = make_photo(size=(30, 50))
     path = tmp_path / "o.png"
     Image.fromarray(rgb).save(path, exif=exif.tobytes())
     info = data.scan_images([path]).images[0]
@@ -85,7 +78,7 @@ def test_exif_orientation_matches_pillow(tmp_path, orientation):
 
 
 def test_small_photos_are_upscaled_to_the_crop(tmp_path):
-    Image.fromarray(_photo(size=(20, 30))).save(tmp_path / "small.png")
+    Image.fromarray(make_photo(size=(20, 30))).save(tmp_path / "small.png")
     ds = data.make_dataset(tmp_path, image_size=64, batch_size=1, target="ab")
     x, y = next(iter(ds))
     assert x.shape == (1, 64, 64, 1) and y.shape == (1, 64, 64, 2)
@@ -95,7 +88,7 @@ def test_small_photos_are_upscaled_to_the_crop(tmp_path):
 
 
 def test_encode_batch_targets_agree_with_colorlab_functions():
-    rgb = np.stack([_photo(s, (32, 32)) for s in range(2)]).astype(np.float32) / 255
+    rgb = np.stack([make_photo(s, (32, 32)) for s in range(2)]).astype(np.float32) / 255
     lab = color.rgb_to_lab(rgb)
     bins = ColorBins.zhang313()
     x, soft = data.encode_batch(tf.constant(rgb), "soft")
@@ -260,7 +253,7 @@ def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):
     import pickle
     import tarfile
 
-    images = np.stack([_photo(i, (32, 32)) for i in range(6)])
+    images = np.stack([make_photo(i, (32, 32)) for i in range(6)])
     ds = data.make_dataset((images, np.arange(6)), target="ab+label", image_size=32,
                            batch_size=3, training=False)
     x, (ab, label) = next(iter(ds))
@@ -270,7 +263,7 @@ def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):
 
     # A CIFAR-10 archive laid out as the real one: pickled batches in cifar-10-batches-py/.
     def batch(n, offset):
-        flat = np.stack([_photo(offset + i, (32, 32)).transpose(2, 0, 1).ravel() for i in range(n)])
+        flat = np.stack([make_photo(offset + i, (32, 32)).transpose(2, 0, 1).ravel() for i in range(n)])
         return pickle.dumps({b"data": flat, b"labels": list(range(n))})
 
     members = {f"cifar-10-batches-py/data_batch_{i}": batch(2, 10 * i) for i in range(1, 6)}
@@ -292,7 +285,19 @@ def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):
     loaded = data.load_arrays("cifar10", data_dir=home)
     assert loaded["train"][0].shape == (10, 32, 32, 3) and loaded["test"][0].shape == (3, 32, 32, 3)
     assert loaded["class_names"] == ["plane", "car"]
-    np.testing.assert_array_equal(loaded["test"][0][0], _photo(100, (32, 32)))
+    np.testing.assert_array_equal(loaded["test"][0][0], make_photo(100, (32, 32)))
     ds = data.make_dataset("cifar10", split="test", target="ab", image_size=32, batch_size=3,
                            training=False, data_dir=home)
     assert next(iter(ds))[1].shape == (3, 32, 32, 2)
+
+
+def test_target_none_gives_the_rgb_crops_alone(folder):
+    ds = data.make_dataset(folder, target=None, batch_size=5, image_size=32, training=False)
+    rgb = next(iter(ds))
+    assert rgb.shape == (5, 32, 32, 3) and rgb.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(rgb)) and float(tf.reduce_max(rgb)) <= 1.0
+    # The same crops the "ab" target is made from.
+    _, ab = next(iter(data.make_dataset(folder, target="ab", batch_size=5, image_size=32,
+                                        training=False)))
+    np.testing.assert_allclose(color.normalize_ab(color.rgb_to_lab(rgb.numpy())[..., 1:]),
+                               ab.numpy(), atol=1e-4)
