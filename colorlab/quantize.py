@@ -312,19 +312,11 @@ def _nearest_graph(
 ) -> tuple[Any, Any]:
     """The k nearest centres of each of (N, 2) points, through the candidate table.
 
-    Written with tf ops directly: this is the hot path of every training target, and
-    ``tf.gather(..., batch_dims=1)`` is several times faster than the general
-    ``keras.ops.take_along_axis``.
+    Written with tf ops directly: this is the hot path of every training target. The
+    elementwise stages before and after the sort run as XLA kernels (fused, 2-4x faster on
+    a CPU); the sort stays a TensorFlow op, which XLA compiles to something slower.
     """
-    flat = tf.clip_by_value(tf.cast(flat, tf.float32), -AB_LIMIT, AB_LIMIT)
-    cell_ij = tf.cast(tf.floor((flat - table.origin) / table.cell), tf.int32)
-    cell_ij = tf.clip_by_value(cell_ij, 0, table.size - 1)
-    cell = cell_ij[:, 0] * table.size + cell_ij[:, 1]
-    # One contiguous row per pixel: its cell's candidate coordinates, (N, C) each.
-    centre_a = tf.gather(tf.constant(table.candidate_a), cell)
-    centre_b = tf.gather(tf.constant(table.candidate_b), cell)
-    d2 = tf.square(centre_a - flat[:, :1]) + tf.square(centre_b - flat[:, 1:])  # (N, C)
-    candidates = tf.gather(tf.constant(table.candidates), cell)  # (N, C)
+    d2, candidates = table.distances(tf.cast(flat, tf.float32))  # (N, C) each
     if k == 1:
         pos = tf.argmin(d2, axis=-1, output_type=tf.int32)[:, None]
         indices = tf.gather(candidates, pos, batch_dims=1)
@@ -332,12 +324,19 @@ def _nearest_graph(
     # A stable sort of a short row beats top_k on CPU; equal distances keep the candidates'
     # order, which is by bin index, so ties go to the lower index as with brute force.
     pos = tf.argsort(d2, axis=-1, stable=True)[:, :k]
+    if sigma is None:
+        return tf.gather(candidates, pos, batch_dims=1), None
+    return _gaussian_weights(d2, candidates, pos, tf.constant(sigma, tf.float32))
+
+
+@tf.function(jit_compile=True, reduce_retracing=True)
+def _gaussian_weights(d2: Any, candidates: Any, pos: Any, sigma: Any) -> tuple[Any, Any]:
+    """The k sorted positions of each row -> (bin indices, normalised Gaussian weights)."""
     nearest_d2 = tf.gather(d2, pos, batch_dims=1)
     indices = tf.gather(candidates, pos, batch_dims=1)
     # Relative to the nearest: the same weights after normalising, and no underflow far out.
     weights = tf.exp((nearest_d2[:, :1] - nearest_d2) * (0.5 / (sigma * sigma)))
-    weights = weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
-    return indices, weights
+    return indices, weights / tf.reduce_sum(weights, axis=-1, keepdims=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -383,6 +382,19 @@ class _CandidateTable:
         padded_centres = np.concatenate([centres, [[_FAR, _FAR]]]).astype(np.float32)
         self.candidate_a = np.ascontiguousarray(padded_centres[candidates, 0])  # (cells, C)
         self.candidate_b = np.ascontiguousarray(padded_centres[candidates, 1])
+        self.distances = tf.function(self._distances, jit_compile=True, reduce_retracing=True)
+
+    def _distances(self, flat: Any) -> tuple[Any, Any]:
+        """(N, 2) ab -> squared distances to the candidates of each one's cell, and their bins."""
+        flat = tf.clip_by_value(flat, -AB_LIMIT, AB_LIMIT)
+        cell_ij = tf.cast(tf.floor((flat - self.origin) / self.cell), tf.int32)
+        cell_ij = tf.clip_by_value(cell_ij, 0, self.size - 1)
+        cell = cell_ij[:, 0] * self.size + cell_ij[:, 1]
+        # One contiguous row per pixel: its cell's candidate coordinates, (N, C) each.
+        centre_a = tf.gather(tf.constant(self.candidate_a), cell)
+        centre_b = tf.gather(tf.constant(self.candidate_b), cell)
+        d2 = tf.square(centre_a - flat[:, :1]) + tf.square(centre_b - flat[:, 1:])
+        return d2, tf.gather(tf.constant(self.candidates), cell)
 
 
 @functools.lru_cache(maxsize=32)
