@@ -1,0 +1,142 @@
+"""The network of Zhang, Isola & Efros, *Colorful Image Colorization* (ECCV 2016).
+
+Eight blocks of 3 x 3 convolutions, no pooling: resolution falls by strided convolutions in
+blocks 1-3 and comes back once by a transposed convolution in block 8, so the logits over the
+ab bins are at 1/4 of the input size. Blocks 5 and 6 use dilation 2 (a wider view at the same
+resolution, instead of pooling it away). Layer names follow the authors' released Caffe
+model (``conv1_1`` ... ``conv8_313``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+
+from colorlab import color
+from colorlab.models._base import (
+    BuiltModel,
+    check_rate,
+    check_width,
+    lightness_input,
+    register_builder,
+    scaled,
+)
+from colorlab.models.layers import AnnealedMeanDecode
+from colorlab.quantize import ColorBins
+
+__all__ = ["zhang_eccv16", "zhang_inference_model"]
+
+
+@register_builder("bins")
+def zhang_eccv16(
+    num_bins: int | ColorBins = 313,
+    width: float = 1.0,
+    middle_dilations: Sequence[int] = (1, 2, 2, 1),
+    output_stride: int = 4,
+    dropout: float = 0.0,
+    input_shape: Sequence[int | None] | None = None,
+    name: str = "zhang_eccv16",
+) -> BuiltModel:
+    """Zhang et al. (ECCV 2016): normalised L in, logits over the ab bins out.
+
+    The released model: blocks [64, 64 s2], [128, 128 s2], [256 x 2, 256 s2], [512 x 3],
+    [512 x 3, dilation 2] x 2, [512 x 3], [transposed 4 x 4 s2 to 256, 256, 256], ReLU
+    after every convolution, batch normalisation after the last ReLU of blocks 1-7, and a
+    1 x 1 convolution to Q logits. At width 1 and Q = 313: 32,235,385 trainable weights.
+
+    Args:
+        num_bins: Q, or the :class:`ColorBins` the targets use (313; 484 for the 22 x 22 grid).
+        width: Channel multiplier (1: the paper; 1/8 trains on a laptop CPU).
+        middle_dilations: One entry per 512-channel block (blocks 4-7 in the paper), its
+            dilation. Fewer entries make the shallower ablation, e.g. ``(1, 2)``.
+        output_stride: 4 (the paper) or 8: block 8 keeps the 1/8 resolution instead of
+            upsampling (the lower output resolution one report found helped).
+        dropout: Rate of spatial dropout after each 512-channel block (0: none).
+        input_shape: (H, W) or (H, W, 1); None for any size. Sides must be multiples of 8.
+        name: Model name.
+
+    Returns:
+        A model from (B, H, W, 1) ``(L - 50) / 100`` to (B, H/s, W/s, Q) logits, s =
+        ``output_stride``. Train it with :class:`colorlab.losses.RebalancedCrossEntropy`;
+        :func:`zhang_inference_model` turns it into L -> ab.
+
+    Example:
+        >>> model = zhang_eccv16(width=0.125)
+        >>> model(np.zeros((1, 64, 64, 1), "float32")).shape
+        TensorShape([1, 16, 16, 313])
+    """
+    q = len(num_bins) if isinstance(num_bins, ColorBins) else int(num_bins)
+    width = check_width(width)
+    dropout = check_rate(dropout)
+    middle_dilations = [int(d) for d in middle_dilations]
+    if output_stride not in (4, 8):
+        raise ValueError(f"output_stride must be 4 (the paper) or 8, got {output_stride}.")
+    if q < 2:
+        raise ValueError(f"num_bins must be at least 2, got {q}.")
+    arguments = dict(
+        num_bins=q, width=width, middle_dilations=middle_dilations, output_stride=output_stride,
+        dropout=dropout, input_shape=None if input_shape is None else list(input_shape),
+    )
+
+    # === Functional Model ===
+    inputs = lightness_input(input_shape, 8)
+    x = inputs
+    blocks = [(64, 2, 1, 2), (128, 2, 1, 2), (256, 3, 1, 2)]
+    blocks += [(512, 3, d, 1) for d in middle_dilations]
+    for number, (filters, convs, dilation, stride) in enumerate(blocks, start=1):
+        for i in range(1, convs + 1):
+            x = keras.layers.Conv2D(
+                scaled(filters, width), 3, padding="same", activation="relu",
+                strides=stride if i == convs else 1, dilation_rate=dilation,
+                name=f"conv{number}_{i}",
+            )(x)
+        x = keras.layers.BatchNormalization(name=f"conv{number}_{convs}norm")(x)
+        if dropout and filters == 512:
+            x = keras.layers.SpatialDropout2D(dropout, name=f"conv{number}_dropout")(x)
+    last = len(blocks) + 1  # 8 in the paper
+    if output_stride == 4:
+        x = keras.layers.Conv2DTranspose(
+            scaled(256, width), 4, strides=2, padding="same", activation="relu",
+            name=f"conv{last}_1",
+        )(x)
+    else:
+        x = keras.layers.Conv2D(
+            scaled(256, width), 3, padding="same", activation="relu", name=f"conv{last}_1"
+        )(x)
+    for i in (2, 3):
+        x = keras.layers.Conv2D(
+            scaled(256, width), 3, padding="same", activation="relu", name=f"conv{last}_{i}"
+        )(x)
+    logits = keras.layers.Conv2D(q, 1, name=f"conv{last}_313")(x)
+    return BuiltModel(inputs, logits, builder="zhang_eccv16", arguments=arguments, name=name)
+
+
+def zhang_inference_model(
+    model: keras.Model,
+    bins: ColorBins | None = None,
+    temperature: float = 0.38,
+    ab_scale: float = color.AB_SCALE,
+    name: str | None = None,
+) -> keras.Model:
+    """Wraps a bin-logit model into L -> ab at full resolution (annealed mean, Eq. 5).
+
+    Args:
+        model: A model from L to (B, h, w, Q) logits, such as :func:`zhang_eccv16`.
+        bins: The bins of its logits (default: Zhang's 313).
+        temperature: Annealed-mean T (0.38 in the paper).
+        ab_scale: Output is ab / ab_scale.
+        name: Model name (default: the model's name + "_decode").
+
+    Returns:
+        A functional model from (B, H, W, 1) normalised L to (B, H, W, 2) ab / ab_scale,
+        sharing the trained model's layers (no copy of the weights).
+    """
+    bins = bins if bins is not None else ColorBins.zhang313()
+    q = model.outputs[0].shape[-1]
+    if q != len(bins):
+        raise ValueError(f"The model predicts {q} bins but {len(bins)} bins were given.")
+    decoded = AnnealedMeanDecode(bins, temperature, ab_scale, name="annealed_mean")(
+        [model.outputs[0], model.inputs[0]]
+    )
+    return keras.Model(model.inputs[0], decoded, name=name or f"{model.name}_decode")
