@@ -1,0 +1,216 @@
+"""The model builders: shapes, exact parameter counts, saving, one training step each."""
+
+import keras
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from colorlab import color, losses, models
+from colorlab.quantize import ColorBins
+
+# Tiny versions of every builder: (name, kwargs, input sizes to try).
+TINY = {
+    "zhang_eccv16": dict(width=1 / 16),
+    "vgg16_colorizer": dict(weights=None, width=1 / 16, decoder_filters=(32, 16, 8, 8, 4)),
+    "iizuka_two_stream": dict(width=1 / 16, num_classes=5, global_size=32),
+    "resnet_colorizer": dict(width=1 / 8),
+    "unet_generator": dict(width=1 / 8, dropout=0.0),
+    "patch_discriminator": dict(width=1 / 8),
+}
+SIZES = {"zhang_eccv16": [(32, 32), (40, 56)], "vgg16_colorizer": [(32, 32), (64, 96)],
+         "iizuka_two_stream": [(32, 32), (48, 40)], "resnet_colorizer": [(32, 32), (48, 64)],
+         "unet_generator": [(32, 32), (64, 96)], "patch_discriminator": [(32, 32), (64, 48)]}
+
+
+def inputs_for(name, h, w, batch=2, seed=0):
+    rng = np.random.default_rng(seed)
+    lightness = rng.uniform(-0.5, 0.5, (batch, h, w, 1)).astype("float32")
+    if name == "patch_discriminator":
+        return {"L": lightness, "ab": rng.uniform(-1, 1, (batch, h, w, 2)).astype("float32")}
+    return lightness
+
+
+def expected_shape(name, h, w, batch=2):
+    return {
+        "zhang_eccv16": (batch, h // 4, w // 4, 313),
+        "vgg16_colorizer": (batch, h, w, 2),
+        "resnet_colorizer": (batch, h, w, 2),
+        "unet_generator": (batch, h, w, 2),
+        "patch_discriminator": (batch, h // 8, w // 8, 1),
+    }.get(name)
+
+
+def test_every_builder_is_registered_and_tiny_variants_cover_them():
+    assert models.names() == list(TINY)
+    assert set(models.OUTPUT_KINDS.values()) == {"bins", "ab", "ab+class", "patch"}
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_shapes_at_two_input_sizes(name):
+    model = models.build(name, **TINY[name])
+    for h, w in SIZES[name]:
+        out = model(inputs_for(name, h, w), training=False)
+        if name == "iizuka_two_stream":
+            assert tuple(out["ab"].shape) == (2, h, w, 2)
+            assert tuple(out["class"].shape) == (2, 5)
+        else:
+            assert tuple(out.shape) == expected_shape(name, h, w)
+        if models.OUTPUT_KINDS[name] in ("ab", "ab+class"):
+            ab = np.asarray(out["ab"] if isinstance(out, dict) else out)
+            assert np.all(np.abs(ab) <= 1.0)  # ab / 110 through tanh or sigmoid
+
+
+def test_zhang_full_size_has_the_released_parameter_count():
+    model = models.zhang_eccv16()
+    assert models.count_params(model, trainable_only=True) == 32_235_385
+    assert model.get_layer("conv8_313").filters == 313
+    assert model.get_layer("conv5_1").dilation_rate == (2, 2)
+
+
+def test_iizuka_full_size_has_the_papers_parameter_count():
+    model = models.iizuka_two_stream()
+    assert models.count_params(model) == 42_353_839
+
+
+def test_zhang_options_change_the_architecture():
+    base = models.zhang_eccv16(width=1 / 16)
+    shallow = models.zhang_eccv16(width=1 / 16, middle_dilations=(1, 2))
+    coarse = models.zhang_eccv16(width=1 / 16, output_stride=8, num_bins=ColorBins.grid(10.0))
+    assert models.count_params(shallow) < models.count_params(base)
+    assert "conv7_1" not in [layer.name for layer in shallow.layers]
+    out = coarse(np.zeros((1, 64, 64, 1), "float32"))
+    assert out.shape == (1, 8, 8, 484)
+    dropped = models.zhang_eccv16(width=1 / 16, dropout=0.3)
+    assert any(isinstance(layer, keras.layers.SpatialDropout2D) for layer in dropped.layers)
+
+
+def test_bad_arguments_say_what_is_wrong():
+    with pytest.raises(ValueError, match="multiple of 8"):
+        models.zhang_eccv16(width=1 / 16, input_shape=(30, 30))
+    with pytest.raises(ValueError, match="width"):
+        models.zhang_eccv16(width=0)
+    with pytest.raises(ValueError, match="Unknown model 'zhang'"):
+        models.build("zhang")
+    with pytest.raises(ValueError, match="width=1"):
+        models.vgg16_colorizer(weights="imagenet", width=0.5)
+    with pytest.raises(ValueError, match="output_stride"):
+        models.zhang_eccv16(output_stride=2)
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_save_and_reload_with_safe_mode_gives_identical_outputs(name, tmp_path):
+    model = models.build(name, **TINY[name])
+    x = inputs_for(name, 32, 32)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(loaded, models.BuiltModel)
+    assert loaded.get_config() == model.get_config()
+    expected, got = model(x, training=False), loaded(x, training=False)
+    for a, b in zip(keras.tree.flatten(expected), keras.tree.flatten(got)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_zhang_inference_model_decodes_to_full_resolution_and_reloads(tmp_path):
+    model = models.zhang_eccv16(width=1 / 16)
+    decoder = models.zhang_inference_model(model, temperature=0.38)
+    x = inputs_for("zhang_eccv16", 40, 56)
+    ab = np.asarray(decoder(x))
+    assert ab.shape == (2, 40, 56, 2)
+    # The annealed mean of the 1/4-size logits, upsampled: check one pixel of the coarse map.
+    logits = np.asarray(model(x))
+    coarse = ColorBins.zhang313().decode(logits, 0.38, from_logits=True) / color.AB_SCALE
+    small = np.asarray(decoder.get_layer("annealed_mean")([logits, x[:, ::4, ::4]]))
+    np.testing.assert_allclose(small, coarse, atol=1e-5)
+    decoder.save(tmp_path / "decode.keras")
+    loaded = keras.models.load_model(tmp_path / "decode.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x)), ab, atol=1e-6)
+    with pytest.raises(ValueError, match="484 bins were given"):
+        models.zhang_inference_model(model, bins=ColorBins.grid(10.0))
+
+
+def test_gray_to_rgb_recovers_the_gray_of_the_lightness():
+    gray = np.linspace(0, 1, 11, dtype="float32")
+    rgb = np.repeat(gray[None, :, None, None], 3, axis=-1)  # (1, 11, 1, 3)
+    lightness = color.normalize_l(color.rgb_to_lab(rgb)[..., :1])
+    out = np.asarray(models.GrayToRGB("none")(lightness))
+    np.testing.assert_allclose(out, rgb, atol=1e-4)
+    caffe = np.asarray(models.GrayToRGB("caffe")(lightness))
+    np.testing.assert_allclose(caffe[..., 0], rgb[..., 0] * 255 - 103.939, atol=0.03)
+    np.testing.assert_allclose(np.asarray(models.GrayToRGB("tf")(lightness)), rgb * 2 - 1,
+                               atol=1e-3)
+
+
+def test_global_fusion_tiles_the_vector_over_every_pixel():
+    local = np.zeros((2, 3, 4, 5), "float32")
+    vector = np.arange(12, dtype="float32").reshape(2, 6)
+    fused = np.asarray(models.GlobalFusion()([local, vector]))
+    assert fused.shape == (2, 3, 4, 11)
+    np.testing.assert_array_equal(fused[1, 2, 3, 5:], vector[1])
+
+
+def test_freezing_and_unfreezing_the_encoder():
+    model = models.vgg16_colorizer(weights=None, width=1 / 16)
+    frozen = models.count_params(model, trainable_only=True)
+    assert models.set_encoder_trainable(model, True) == 18  # 13 convolutions + 5 pools
+    assert models.count_params(model, trainable_only=True) > frozen
+    assert model.get_config()["arguments"]["freeze_encoder"] is False
+    assert models.set_encoder_trainable(models.zhang_eccv16(width=1 / 16), True) == 0
+
+
+def test_reloading_a_pretrained_model_never_downloads_again():
+    config = models.vgg16_colorizer(weights=None, width=1.0).get_config()
+    config["arguments"]["weights"] = "imagenet"  # as saved from a pretrained model
+    model = models.BuiltModel.from_config(config)  # offline: would fail if it downloaded
+    assert model.get_config()["arguments"]["weights"] is None
+
+
+def _compile_for(name, model):
+    optimizer = keras.optimizers.Adam(1e-3)
+    if name == "zhang_eccv16":
+        model.compile(optimizer, loss=losses.RebalancedCrossEntropy(sparse=True))
+    elif name == "iizuka_two_stream":
+        model.compile(
+            optimizer,
+            loss={"ab": "mse", "class": keras.losses.SparseCategoricalCrossentropy(True)},
+            loss_weights={"ab": 1.0, "class": models.JOINT_LOSS_ALPHA},
+        )
+    elif name == "patch_discriminator":
+        model.compile(optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    else:
+        model.compile(optimizer, loss="mse")
+
+
+def _targets_for(name, model, x, rng):
+    if name == "zhang_eccv16":
+        ab = rng.uniform(-60, 60, (2, 8, 8, 2)).astype("float32")
+        return losses.pack_sparse_target(*ColorBins.zhang313().soft_encode(ab, sparse=True))
+    if name == "iizuka_two_stream":
+        return {"ab": rng.uniform(-0.5, 0.5, (2, 32, 32, 2)).astype("float32"),
+                "class": np.array([1, 3])}
+    if name == "patch_discriminator":
+        return np.ones((2, 4, 4, 1), "float32")
+    return rng.uniform(-0.5, 0.5, (2, 32, 32, 2)).astype("float32")
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name):
+    keras.utils.set_random_seed(0)
+    model = models.build(name, **TINY[name])
+    if name == "vgg16_colorizer":
+        models.set_encoder_trainable(model, True)
+    _compile_for(name, model)
+    rng = np.random.default_rng(1)
+    x = inputs_for(name, 32, 32)
+    y = _targets_for(name, model, x, rng)
+    # train_on_batch reports the loss of the batch before its update (the total first).
+    before = np.ravel(model.train_on_batch(x, y))[0]
+    after = np.ravel(model.train_on_batch(x, y))[0]
+    assert np.isfinite(before) and after < before
+
+
+def test_summary_table_is_the_one_in_the_readme():
+    table = models.summary_table()
+    assert "| `zhang_eccv16` | 32,240,377 | 32,235,385 |" in table
+    assert table in (ROOT / "README.md").read_text(), "README table is stale: paste " \
+        "`python -m colorlab.models` into it."
