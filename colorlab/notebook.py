@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import Any
 
 import numpy as np
 
-__all__ = ["QUICK_ENV", "quick_mode", "sample_photo", "setup", "strip_outputs"]
+__all__ = ["QUICK_ENV", "quick_mode", "sample_photo", "setup", "show_model", "strip_outputs"]
 
 #: The environment variable that switches every notebook into quick mode.
 QUICK_ENV = "COLORLAB_QUICK"
@@ -70,6 +71,38 @@ def sample_photo(name: str = "astronaut") -> np.ndarray:
     return getattr(data, name)()
 
 
+def show_model(model: Any, expand_nested: bool = False, dpi: int = 60) -> str:
+    """Shows a model's graph with ``keras.utils.plot_model``, or its layer table.
+
+    The graph needs the ``pydot`` package and the Graphviz ``dot`` program (Colab has both);
+    without them the layer table of ``model.summary()`` is printed instead.
+
+    Returns:
+        "graph" or "table", whichever was shown.
+    """
+    import shutil
+    import tempfile
+
+    import keras
+
+    if shutil.which("dot"):
+        try:
+            from IPython.display import Image, display
+
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "model.png")
+                keras.utils.plot_model(
+                    model, to_file=path, show_shapes=True, show_layer_names=True,
+                    expand_nested=expand_nested, dpi=dpi,
+                )
+                display(Image(filename=path))
+            return "graph"
+        except (ImportError, OSError, ValueError):
+            pass  # pydot missing or Graphviz failing: fall back to the table
+    model.summary(line_length=100, expand_nested=expand_nested)
+    return "table"
+
+
 def strip_outputs(path: str) -> int:
     """Clears a notebook's outputs except in cells marked ``NBVAL_CHECK_OUTPUT``.
 
@@ -96,5 +129,6 @@ def strip_outputs(path: str) -> int:
             cell.outputs = []
             cell.execution_count = None
         cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)  # progress-bar state, not content
     nbformat.write(nb, path)
     return kept

@@ -214,3 +214,16 @@ def test_summary_table_is_the_one_in_the_readme():
     assert "| `zhang_eccv16` | 32,240,377 | 32,235,385 |" in table
     assert table in (ROOT / "README.md").read_text(), "README table is stale: paste " \
         "`python -m colorlab.models` into it."
+
+
+def test_receptive_field_is_measured_exactly():
+    inputs = keras.Input((None, None, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="tanh")(inputs)
+    x = keras.layers.Conv2D(2, 3, padding="same", dilation_rate=2)(x)
+    assert models.receptive_field(keras.Model(inputs, x), size=64) == 3 + 4
+    # Zhang et al.'s network, by hand: 37 after block 3 (stride 8), + 48 (block 4), + 96 + 96
+    # (dilated blocks 5, 6), + 48 (block 7), + 8 (transposed, to stride 4), + 8 + 8 = 349.
+    keras.utils.set_random_seed(0)
+    assert models.receptive_field(models.zhang_eccv16(width=1 / 4), size=400) == 349
+    iizuka = models.iizuka_two_stream(width=1 / 4, num_classes=3, global_size=32)
+    assert models.receptive_field(iizuka, size=64, output="ab") is None  # sees everything

@@ -29,15 +29,18 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
-import numpy as np
-import tensorflow as tf
-
-from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel
+from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel, names
 from colorlab.models.gan import GAN_PRESETS, patch_discriminator, unet_generator
 from colorlab.models.iizuka import GLOBAL_SIZE, JOINT_LOSS_ALPHA, iizuka_two_stream
 from colorlab.models.layers import AnnealedMeanDecode, GlobalFusion, GrayToRGB, ResizeLike
 from colorlab.models.resnet import resnet_colorizer
+from colorlab.models.summary import (
+    count_flops,
+    count_params,
+    receptive_field,
+    summary_rows,
+    summary_table,
+)
 from colorlab.models.vgg import set_encoder_trainable, vgg16_colorizer
 from colorlab.models.zhang import zhang_eccv16, zhang_inference_model
 
@@ -58,24 +61,16 @@ __all__ = [
     "iizuka_two_stream",
     "names",
     "patch_discriminator",
+    "receptive_field",
     "resnet_colorizer",
     "set_encoder_trainable",
+    "summary_rows",
     "summary_table",
     "unet_generator",
     "vgg16_colorizer",
     "zhang_eccv16",
     "zhang_inference_model",
 ]
-
-
-#: The models in the order the course meets them.
-_ORDER = ("zhang_eccv16", "vgg16_colorizer", "iizuka_two_stream", "resnet_colorizer",
-          "unet_generator", "patch_discriminator")
-
-
-def names() -> list[str]:
-    """The registered builders' names, in the order of the table."""
-    return [name for name in _ORDER if name in BUILDERS] + sorted(set(BUILDERS) - set(_ORDER))
 
 
 def build(name: str, **kwargs: Any) -> BuiltModel:
@@ -88,58 +83,3 @@ def build(name: str, **kwargs: Any) -> BuiltModel:
     if name not in BUILDERS:
         raise ValueError(f"Unknown model {name!r}. The models are: {', '.join(BUILDERS)}.")
     return BUILDERS[name](**kwargs)
-
-
-def count_params(model: keras.Model, trainable_only: bool = False) -> int:
-    """Number of weights (all, or trainable only)."""
-    weights = model.trainable_weights if trainable_only else model.weights
-    return int(sum(np.prod(w.shape) for w in weights))
-
-
-def count_flops(model: keras.Model, size: int = 224) -> int:
-    """Floating-point operations of one forward pass on one ``size`` x ``size`` photo.
-
-    Counted by TensorFlow's profiler on the traced graph in inference mode: a multiply-add is
-    2 FLOPs; batch normalisation, activations and resizing count too.
-    """
-    specs = tf.nest.map_structure(
-        lambda t: tf.TensorSpec([1, size, size, t.shape[-1]], tf.float32), model.input
-    )
-    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(specs)
-    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
-    options["output"] = "none"
-    logger, level = tf.get_logger(), tf.get_logger().level
-    logger.setLevel("ERROR")  # the v1 profiler announces its own deprecation
-    try:
-        profile = tf.compat.v1.profiler.profile(graph=concrete.graph, options=options)
-    finally:
-        logger.setLevel(level)
-    return int(profile.total_float_ops)
-
-
-def summary_table(size: int = 224, **overrides: dict) -> str:
-    """A Markdown table of every registered model at its default arguments.
-
-    Columns: name, parameters (trainable), GFLOPs for one ``size`` x ``size`` photo, output
-    kind. Pretrained encoders are built with ``weights=None`` (no download; same counts).
-
-    Args:
-        size: Photo side for the FLOP count.
-        **overrides: Per-model builder arguments, e.g. ``zhang_eccv16={"width": 0.5}``.
-    """
-    rows = [
-        f"| model | parameters | trainable | GFLOPs at {size} x {size} | output |",
-        "| --- | ---: | ---: | ---: | --- |",
-    ]
-    for name in names():
-        builder = BUILDERS[name]
-        kwargs = dict(overrides.get(name, {}))
-        if "weights" in builder.__code__.co_varnames:
-            kwargs.setdefault("weights", None)
-        model = builder(**kwargs)
-        rows.append(
-            f"| `{name}` | {count_params(model):,} | {count_params(model, True):,} | "
-            f"{count_flops(model, size) / 1e9:.1f} | {OUTPUT_KINDS[name]} |"
-        )
-        keras.backend.clear_session()
-    return "\n".join(rows)

@@ -20,6 +20,16 @@ BUILDERS: dict[str, Callable[..., keras.Model]] = {}
 OUTPUT_KINDS: dict[str, str] = {}
 
 
+#: The models in the order the course meets them.
+_ORDER = ("zhang_eccv16", "vgg16_colorizer", "iizuka_two_stream", "resnet_colorizer",
+          "unet_generator", "patch_discriminator")
+
+
+def names() -> list[str]:
+    """The registered builders' names, in the order the course meets them."""
+    return [name for name in _ORDER if name in BUILDERS] + sorted(set(BUILDERS) - set(_ORDER))
+
+
 def register_builder(kind: str) -> Callable:
     """Decorator: lists a builder function under its own name in :data:`BUILDERS`."""
 
