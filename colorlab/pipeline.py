@@ -12,7 +12,8 @@ target       per photo                                                          
              (or dense (h, w, Q) with ``sparse=False``)
 "hard"       index of the nearest bin, (h, w) int32
 "ab"         ab / ``ab_scale``, (H, W, 2), for regression                           VGG, GAN
-"ab+label"   (ab, class index): the joint loss of the two-stream model              Iizuka
+"ab+label"   {"ab": ab, "class": class index}: the joint loss of the two-stream     Iizuka
+             model (the names of its two outputs)
 ===========  =====================================================================  ========
 
 ``h, w`` are ``H, W`` divided by ``target_downsample`` (4 in the paper: the network predicts
@@ -350,7 +351,7 @@ def make_dataset(
             rgb, target, bins=bins, k=k, sigma=sigma, sparse=sparse,
             target_downsample=target_downsample, ab_scale=ab_scale,
         )
-        return (x, (y, label)) if target == "ab+label" else (x, y)
+        return (x, {"ab": y, "class": label}) if target == "ab+label" else (x, y)
 
     dataset = batches.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
     return _finish(dataset, ordered, report, class_names, count)

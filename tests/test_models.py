@@ -170,11 +170,7 @@ def _compile_for(name, model):
     if name == "zhang_eccv16":
         model.compile(optimizer, loss=losses.RebalancedCrossEntropy(sparse=True))
     elif name == "iizuka_two_stream":
-        model.compile(
-            optimizer,
-            loss={"ab": "mse", "class": keras.losses.SparseCategoricalCrossentropy(True)},
-            loss_weights={"ab": 1.0, "class": models.JOINT_LOSS_ALPHA},
-        )
+        model.compile(optimizer, **models.joint_loss())
     elif name == "patch_discriminator":
         model.compile(optimizer, loss=keras.losses.BinaryCrossentropy(from_logits=True))
     else:
@@ -227,3 +223,39 @@ def test_receptive_field_is_measured_exactly():
     assert models.receptive_field(models.zhang_eccv16(width=1 / 4), size=400) == 349
     iizuka = models.iizuka_two_stream(width=1 / 4, num_classes=3, global_size=32)
     assert models.receptive_field(iizuka, size=64, output="ab") is None  # sees everything
+
+
+def test_models_train_on_the_pipelines_batches():
+    """make_dataset's targets fit the models' outputs as they are: bins, ab, ab + class."""
+    from conftest import make_photo
+
+    from colorlab import data
+
+    images = np.stack([make_photo(i, (40, 40)) for i in range(4)])
+    source = (images, np.array([0, 1, 2, 1]))
+    cases = [
+        ("zhang_eccv16", "soft", dict(loss=losses.RebalancedCrossEntropy(sparse=True))),
+        ("resnet_colorizer", "ab", dict(loss="mse")),
+        ("iizuka_two_stream", "ab+label", models.joint_loss()),
+    ]
+    for name, target, compile_args in cases:
+        model = models.build(name, **TINY[name])
+        model.compile(keras.optimizers.Adam(1e-3), **compile_args)
+        ds = data.make_dataset(source, target=target, image_size=32, batch_size=2, seed=0)
+        history = model.fit(ds, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0]), name
+
+
+def test_pretrained_vgg16_weights_are_copied_into_the_encoder(tmp_path):
+    # A weights file in keras.applications' layout (as "imagenet" downloads it), made here.
+    reference = keras.applications.VGG16(include_top=False, weights=None)
+    path = tmp_path / "vgg16_notop.weights.h5"
+    reference.save_weights(path)
+    model = models.vgg16_colorizer(weights=str(path), input_shape=(32, 32))
+    for name in ("block1_conv1", "block5_conv3"):
+        for ours, theirs in zip(model.get_layer(f"encoder_{name}").get_weights(),
+                                reference.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+    assert not model.get_layer("encoder_block1_conv1").trainable  # frozen by default
+    with pytest.raises(RuntimeError, match="weights=None"):
+        models.vgg16_colorizer(weights=str(tmp_path / "missing.weights.h5"))

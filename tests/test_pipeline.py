@@ -126,7 +126,8 @@ def test_make_dataset_with_labels_from_folders(folder):
     ds = data.make_dataset(folder, batch_size=10, target="ab+label", labels="folder",
                            training=False, image_size=48)
     assert ds.class_names == ["cats", "dogs"]
-    x, (ab, label) = next(iter(ds))
+    x, y = next(iter(ds))
+    ab, label = y["ab"], y["class"]
     assert ab.shape == (10, 48, 48, 2) and sorted(label.numpy().tolist()) == [0] * 5 + [1] * 5
     with pytest.raises(ValueError, match="needs labels"):
         data.make_dataset(folder, target="ab+label")
@@ -256,8 +257,9 @@ def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):
     images = np.stack([make_photo(i, (32, 32)) for i in range(6)])
     ds = data.make_dataset((images, np.arange(6)), target="ab+label", image_size=32,
                            batch_size=3, training=False)
-    x, (ab, label) = next(iter(ds))
-    assert x.shape == (3, 32, 32, 1) and label.numpy().tolist() == [0, 1, 2]
+    x, y = next(iter(ds))
+    label = y["class"]
+    assert x.shape == (3, 32, 32, 1) and y["ab"].shape == (3, 32, 32, 2) and label.numpy().tolist() == [0, 1, 2]
     with pytest.raises(ValueError, match="uint8"):
         data.make_dataset(images.astype(np.float32))
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel, names
 from colorlab.models.gan import GAN_PRESETS, patch_discriminator, unet_generator
-from colorlab.models.iizuka import GLOBAL_SIZE, JOINT_LOSS_ALPHA, iizuka_two_stream
+from colorlab.models.iizuka import GLOBAL_SIZE, JOINT_LOSS_ALPHA, iizuka_two_stream, joint_loss
 from colorlab.models.layers import AnnealedMeanDecode, GlobalFusion, GrayToRGB, ResizeLike
 from colorlab.models.resnet import resnet_colorizer
 from colorlab.models.summary import (
@@ -59,6 +59,7 @@ __all__ = [
     "count_flops",
     "count_params",
     "iizuka_two_stream",
+    "joint_loss",
     "names",
     "patch_discriminator",
     "receptive_field",

@@ -25,12 +25,29 @@ from colorlab.models._base import (
 )
 from colorlab.models.layers import GlobalFusion, ResizeLike
 
-__all__ = ["GLOBAL_SIZE", "JOINT_LOSS_ALPHA", "iizuka_two_stream"]
+__all__ = ["GLOBAL_SIZE", "JOINT_LOSS_ALPHA", "iizuka_two_stream", "joint_loss"]
 
 #: The side the global path sees: the photo is resized to GLOBAL_SIZE x GLOBAL_SIZE.
 GLOBAL_SIZE = 224
 #: Weight of the classification loss in the joint loss (Sec. 3.4).
 JOINT_LOSS_ALPHA = 1.0 / 300.0
+
+
+def joint_loss(alpha: float = JOINT_LOSS_ALPHA) -> dict:
+    """The joint loss of Sec. 3.4 as ``compile`` arguments: MSE on ab + alpha * cross-entropy.
+
+    Example:
+        >>> model.compile("adadelta", **joint_loss())
+
+    Returns:
+        ``{"loss": {...}, "loss_weights": {...}}`` keyed by the model's outputs "ab" and
+        "class"; the targets are those of ``make_dataset(target="ab+label")``.
+    """
+    return {
+        "loss": {"ab": "mse",
+                 "class": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        "loss_weights": {"ab": 1.0, "class": float(alpha)},
+    }
 
 
 @register_builder("ab+class")
@@ -72,9 +89,8 @@ def iizuka_two_stream(
 
     Returns:
         A model from (B, H, W, 1) ``(L - 50) / 100`` to a dict ``{"ab": (B, H, W, 2),
-        "class": (B, num_classes) logits}``. Compile it with the joint loss, e.g.
-        ``loss={"ab": "mse", "class": SparseCategoricalCrossentropy(from_logits=True)},
-        loss_weights={"ab": 1.0, "class": JOINT_LOSS_ALPHA}``.
+        "class": (B, num_classes) logits}``. Compile it with the joint loss:
+        ``model.compile(optimizer, **joint_loss())``.
     """
     width = check_width(width)
     dropout = check_rate(dropout)
