@@ -63,7 +63,7 @@ def test_shapes_at_two_input_sizes(name):
 def test_zhang_full_size_has_the_released_parameter_count():
     model = models.zhang_eccv16()
     assert models.count_params(model, trainable_only=True) == 32_235_385
-    assert model.get_layer("conv8_313").filters == 313
+    assert model.get_layer("logits").filters == 313
     assert model.get_layer("conv5_1").dilation_rate == (2, 2)
 
 
@@ -259,3 +259,94 @@ def test_pretrained_vgg16_weights_are_copied_into_the_encoder(tmp_path):
     assert not model.get_layer("encoder_block1_conv1").trainable  # frozen by default
     with pytest.raises(RuntimeError, match="weights=None"):
         models.vgg16_colorizer(weights=str(tmp_path / "missing.weights.h5"))
+
+
+def test_iizuka_batch_norm_keeps_the_sigmoid_output():
+    model = models.iizuka_two_stream(width=1 / 16, num_classes=3, global_size=32,
+                                     batch_norm=True)
+    assert model.get_layer("color_output").activation.__name__ == "sigmoid"
+    assert "low_conv1_bn" in [layer.name for layer in model.layers]
+    # Pushed hard, the output still saturates at ab / 110 = +-1, never beyond.
+    out = model(np.full((1, 32, 32, 1), 40.0, "float32"), training=False)["ab"]
+    assert np.all(np.abs(np.asarray(out)) <= 1.0)
+
+
+def test_frozen_layers_and_a_frozen_model_survive_saving(tmp_path):
+    model = models.vgg16_colorizer(weights=None, width=1 / 16, input_shape=(32, 32))
+    models.set_encoder_trainable(model, True)
+    model.get_layer("decoder1_conv1").trainable = False  # a user's own choice
+    model.save(tmp_path / "partly.keras")
+    loaded = keras.models.load_model(tmp_path / "partly.keras", safe_mode=True)
+    assert loaded.get_layer("encoder_block1_conv1").trainable
+    assert not loaded.get_layer("decoder1_conv1").trainable
+    assert models.count_params(loaded, True) == models.count_params(model, True)
+    assert loaded.input_shape == (None, 32, 32, 1)
+
+    model.trainable = False
+    model.save(tmp_path / "frozen.keras")
+    loaded = keras.models.load_model(tmp_path / "frozen.keras", safe_mode=True)
+    assert not loaded.trainable and models.count_params(loaded, True) == 0
+
+
+def test_input_shape_and_arguments_are_checked_when_built(tmp_path):
+    for bad in [(32,), (32, 32, 3), (0, 32), (32.5, 32), "32x32"]:
+        with pytest.raises(ValueError, match="input_shape"):
+            models.zhang_eccv16(width=1 / 16, input_shape=bad)
+    model = models.zhang_eccv16(width=1 / 16, input_shape=(np.int64(32), None, 1))
+    assert model.get_config()["arguments"]["input_shape"] == [32, None]
+    with pytest.raises(ValueError, match="global_size"):
+        models.iizuka_two_stream(global_size=0)
+    # A pathlib.Path for weights is stored as a string, so the model saves.
+    reference = keras.applications.VGG16(include_top=False, weights=None)
+    reference.save_weights(tmp_path / "vgg.weights.h5")
+    vgg = models.vgg16_colorizer(weights=tmp_path / "vgg.weights.h5", input_shape=(32, 32))
+    assert vgg.get_config()["arguments"]["weights"] == str(tmp_path / "vgg.weights.h5")
+    with pytest.raises(TypeError, match="plain numbers"):
+        models.BuiltModel(vgg.inputs, vgg.outputs, builder="x", arguments={"f": object()})
+
+
+def test_zhang_saves_its_bins_and_the_inference_model_uses_them(tmp_path):
+    bins = ColorBins.grid(10.0)
+    model = models.zhang_eccv16(num_bins=bins, width=1 / 16)
+    model.save(tmp_path / "grid.keras")
+    loaded = keras.models.load_model(tmp_path / "grid.keras", safe_mode=True)
+    decoder = models.zhang_inference_model(loaded, temperature=0.0)
+    assert decoder.get_layer("annealed_mean").bins == bins
+    x = inputs_for("zhang_eccv16", 32, 32)
+    logits = np.asarray(loaded(x))
+    assert np.asarray(decoder(x)).shape == (2, 32, 32, 2)
+    mode = np.asarray(decoder.get_layer("annealed_mean")([logits, x[:, ::4, ::4]]))
+    mode = mode * color.AB_SCALE
+    centres = bins.centers[np.argmax(logits, axis=-1)]
+    np.testing.assert_allclose(mode, centres, atol=1e-3)  # T = 0 decodes to the mode
+    with pytest.raises(ValueError, match="pass bins="):
+        models.zhang_inference_model(models.zhang_eccv16(num_bins=484, width=1 / 16))
+
+
+def test_gan_presets_follow_the_released_configurations():
+    cifar = models.GAN_PRESETS["cifar10"]
+    generator = models.unet_generator(**cifar["generator"])
+    names = [layer.name for layer in generator.layers]
+    assert generator.get_layer("down1_conv").strides == (1, 1)  # stride-1 first layer
+    assert generator.get_layer("down5_conv").output.shape[1:3] == (2, 2)  # 2 x 2 bottleneck
+    assert "up1_dropout" in names and "up2_dropout" not in names
+    assert generator(np.zeros((1, 32, 32, 1), "float32")).shape == (1, 32, 32, 2)
+    places = models.GAN_PRESETS["places365"]
+    discriminator = models.patch_discriminator(**places["discriminator"])
+    assert discriminator.output.shape[1:3] == (4, 4)  # six stride-2 layers on 256 x 256
+    with pytest.raises(ValueError, match="down_strides"):
+        models.unet_generator(down_filters=(8, 8), down_strides=(3, 2))
+
+
+def test_pretrained_resnet50v2_reloads_with_its_frozen_encoder(tmp_path):
+    base = keras.applications.ResNet50V2(include_top=False, weights=None)
+    base.save_weights(tmp_path / "r50.weights.h5")
+    model = models.resnet_colorizer(encoder="resnet50v2", weights=tmp_path / "r50.weights.h5",
+                                    freeze_encoder=True, width=1 / 8, input_shape=(32, 32))
+    model.save(tmp_path / "r50.keras")
+    loaded = keras.models.load_model(tmp_path / "r50.keras", safe_mode=True)
+    assert not loaded.get_layer("encoder_resnet50v2").trainable
+    x = inputs_for("resnet_colorizer", 32, 32)
+    np.testing.assert_array_equal(np.asarray(model(x)), np.asarray(loaded(x)))
+    with pytest.raises(RuntimeError, match="weights=None"):
+        models.resnet_colorizer(encoder="resnet50v2", weights=tmp_path / "missing.h5")

@@ -10,16 +10,16 @@ Every builder returns a functional model (:class:`BuiltModel`) from normalised L
   ``get_config()``, so ``model.save("m.keras")`` and
   ``keras.models.load_model("m.keras", safe_mode=True)`` round-trip.
 
-=========================  ==================================================  ===========
-builder                    paper or source                                     output
-=========================  ==================================================  ===========
-:func:`zhang_eccv16`       Zhang, Isola & Efros, ECCV 2016                     bin logits
-:func:`vgg16_colorizer`    VGG16 transfer encoder-decoder (student report)     ab
-:func:`iizuka_two_stream`  Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016        ab + class
-:func:`resnet_colorizer`   ResNet encoder + slides' head (student reports)     ab
-:func:`unet_generator`     Nazeri, Ng & Ebrahimi 2018 (pix2pix U-Net)          ab
-:func:`patch_discriminator` Nazeri et al. 2018 (PatchGAN)                      patch logits
-=========================  ==================================================  ===========
+===========================  ================================================  ============
+builder                      paper or source                                   output
+===========================  ================================================  ============
+:func:`zhang_eccv16`         Zhang, Isola & Efros, ECCV 2016                   bin logits
+:func:`vgg16_colorizer`      VGG16 transfer encoder-decoder (student report)   ab
+:func:`iizuka_two_stream`    Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016      ab + class
+:func:`resnet_colorizer`     ResNet encoder + slides' head (student reports)   ab
+:func:`unet_generator`       Nazeri, Ng & Ebrahimi 2018 (pix2pix U-Net)        ab
+:func:`patch_discriminator`  Nazeri et al. 2018 (PatchGAN)                     patch logits
+===========================  ================================================  ============
 
 "ab" outputs are ab / 110 in [-1, 1], the ``"ab"`` target of :func:`colorlab.data.make_dataset`.
 :func:`build` makes any of them by name; :func:`summary_table` compares them.

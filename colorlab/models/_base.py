@@ -8,6 +8,8 @@ by calling the same builder again, then loading the saved weights.
 
 from __future__ import annotations
 
+import json
+import numbers
 from typing import Any, Callable
 
 import keras
@@ -56,15 +58,31 @@ class BuiltModel(keras.Model):
         self, inputs: Any, outputs: Any, builder: str, arguments: dict, name: str | None = None,
         **kwargs: Any,
     ) -> None:
+        try:
+            json.dumps(arguments)
+        except TypeError as error:
+            raise TypeError(
+                f"The arguments of {builder} must be plain numbers, strings and lists so the "
+                f"model can be saved; got {arguments!r} ({error})."
+            ) from None
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self.builder = builder
         self.arguments = dict(arguments)
 
     def get_config(self) -> dict:
-        return {"builder": self.builder, "arguments": dict(self.arguments), "name": self.name}
+        """The builder, its arguments, and which layers are frozen (``trainable=False``)."""
+        return {
+            "builder": self.builder,
+            "arguments": dict(self.arguments),
+            "name": self.name,
+            "trainable": bool(self.trainable),
+            "frozen_layers": [layer.name for layer in self.layers if not layer.trainable],
+        }
 
     @classmethod
     def from_config(cls, config: dict, custom_objects: Any = None) -> "BuiltModel":
+        """Calls the builder again (pretrained weights are not fetched: the file's replace them)
+        and restores which layers were frozen when the model was saved."""
         arguments = dict(config["arguments"])
         # Saved weights replace pretrained ones: never download them again on reload.
         if "weights" in arguments:
@@ -75,7 +93,14 @@ class BuiltModel(keras.Model):
                 f"This file was saved from the colorlab builder {config['builder']!r}, which "
                 f"this version does not have (it has {sorted(BUILDERS)})."
             )
-        return builder(**arguments, name=config["name"])
+        model = builder(**arguments, name=config["name"])
+        if "frozen_layers" in config:
+            frozen = set(config["frozen_layers"])
+            for layer in model.layers:
+                layer.trainable = layer.name not in frozen
+        if not config.get("trainable", True):
+            model.trainable = False
+        return model
 
 
 def scaled(filters: int, width: float) -> int:
@@ -106,12 +131,57 @@ def regularizer(l1: float = 0.0, l2: float = 0.0) -> keras.regularizers.Regulari
     return keras.regularizers.L1L2(l1=float(l1), l2=float(l2))
 
 
+def check_input_shape(input_shape: Any) -> list | None:
+    """Validates ``input_shape``: None, (H, W) or (H, W, 1) with sides positive ints or None.
+
+    Returns:
+        ``[H, W]`` (JSON-able, for a builder's arguments), or None.
+    """
+    if input_shape is None:
+        return None
+    shape = list(input_shape) if isinstance(input_shape, (list, tuple)) else None
+    if shape is None or len(shape) not in (2, 3) or (len(shape) == 3 and shape[2] != 1):
+        raise ValueError(
+            f"input_shape is (H, W) or (H, W, 1): the models read one L channel; got "
+            f"{input_shape!r}."
+        )
+    for side in shape[:2]:
+        if side is not None and (
+            isinstance(side, bool) or not isinstance(side, numbers.Integral) or side < 1
+        ):
+            raise ValueError(
+                f"input_shape sides are positive integers (or None for any size), got "
+                f"{input_shape!r}."
+            )
+    return [None if side is None else int(side) for side in shape[:2]]
+
+
 def lightness_input(input_shape: Any, multiple: int, name: str = "L") -> keras.KerasTensor:
     """The normalised L input, (H, W, 1); H and W may be None (any size)."""
-    shape = (None, None) if input_shape is None else tuple(input_shape)[:2]
+    checked = check_input_shape(input_shape)
+    shape = (None, None) if checked is None else tuple(checked)
     for side in shape:
         if side is not None and side % multiple:
             raise ValueError(
                 f"This model needs an input size that is a multiple of {multiple}, got {shape}."
             )
     return keras.Input(shape=(*shape, 1), name=name)
+
+
+def pretrained_application(factory: Callable[..., keras.Model], weights: Any,
+                           filename: str) -> keras.Model:
+    """Calls a ``keras.applications`` constructor (notop, any size), with a clear error offline.
+
+    Args:
+        factory: E.g. ``keras.applications.VGG16``.
+        weights: "imagenet", a path to the notop weights file, or None.
+        filename: The notop weights file's name, for the message.
+    """
+    try:
+        return factory(include_top=False, weights=weights, input_shape=(None, None, 3))
+    except Exception as error:  # a download or file problem: say what to do
+        raise RuntimeError(
+            f"Could not load {factory.__name__} weights {weights!r} through keras.applications "
+            f"({error}). Offline, put {filename} in ~/.keras/models/, pass its path as "
+            "weights=, or use weights=None."
+        ) from error

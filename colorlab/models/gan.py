@@ -10,12 +10,14 @@ penalises wrong local colour texture and leaves the global layout to the L1 term
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import keras
 
 from colorlab.models._base import (
     BuiltModel,
+    check_input_shape,
     check_rate,
     check_width,
     lightness_input,
@@ -25,18 +27,35 @@ from colorlab.models._base import (
 
 __all__ = ["GAN_PRESETS", "patch_discriminator", "unet_generator"]
 
-#: The two configurations of Nazeri et al.: CIFAR-10 (32 x 32) and Places365 (256 x 256).
+#: The two configurations of Nazeri et al., CIFAR-10 (32 x 32) and Places365 (256 x 256):
+#: layer counts, filters, strides and decoder dropout as in the authors' released code
+#: (ImagingLab/Colorizing-with-GANs, ``src/models.py``). The encoder starts with a stride-1
+#: layer and stops at a 2 x 2 bottleneck. The blocks are pix2pix's: a skip is concatenated
+#: after each transposed convolution, and the discriminator ends in per-patch logits where
+#: the released code ends in a single dense logit.
 GAN_PRESETS = {
     "cifar10": {
-        "generator": {"down_filters": [64, 128, 256, 512, 512], "input_shape": [32, 32]},
-        "discriminator": {"filters": [64, 128, 256, 512], "input_shape": [32, 32]},
+        "generator": {
+            "down_filters": [64, 128, 256, 512, 512],
+            "down_strides": [1, 2, 2, 2, 2],
+            "dropout_layers": 1,
+            "input_shape": [32, 32],
+        },
+        "discriminator": {
+            "filters": [64, 128, 256, 512], "strides": [2, 2, 2, 1], "input_shape": [32, 32],
+        },
     },
     "places365": {
         "generator": {
-            "down_filters": [64, 128, 256, 512, 512, 512, 512, 512],
+            "down_filters": [64, 64, 128, 256, 512, 512, 512, 512],
+            "down_strides": [1, 2, 2, 2, 2, 2, 2, 2],
+            "dropout_layers": 3,
             "input_shape": [256, 256],
         },
-        "discriminator": {"filters": [64, 128, 256, 512], "input_shape": [256, 256]},
+        "discriminator": {
+            "filters": [64, 128, 256, 512, 512, 512], "strides": [2, 2, 2, 2, 2, 2],
+            "input_shape": [256, 256],
+        },
     },
 }
 
@@ -44,6 +63,7 @@ GAN_PRESETS = {
 @register_builder("ab")
 def unet_generator(
     down_filters: Sequence[int] = (64, 128, 256, 512, 512),
+    down_strides: Sequence[int] | None = None,
     width: float = 1.0,
     dropout: float = 0.5,
     dropout_layers: int = 3,
@@ -52,50 +72,58 @@ def unet_generator(
 ) -> BuiltModel:
     """U-Net generator: L in, ab / 110 out (tanh), same size.
 
-    Encoder: one 4 x 4 stride-2 convolution per entry of ``down_filters``, batch
-    normalisation (not on the first) and LeakyReLU 0.2. Decoder: 4 x 4 stride-2 transposed
-    convolutions mirroring the encoder, batch normalisation, dropout in the first
-    ``dropout_layers``, ReLU, each concatenated with the encoder map of its size; a last
-    transposed convolution to 2 channels with tanh.
+    Encoder: one 4 x 4 convolution per entry of ``down_filters`` (stride 2 unless
+    ``down_strides`` says otherwise), batch normalisation (not on the first) and LeakyReLU
+    0.2. Decoder: 4 x 4 transposed convolutions mirroring the encoder's strides, batch
+    normalisation, dropout in the first ``dropout_layers``, ReLU, each concatenated with the
+    encoder map of its size; a last transposed convolution (the first layer's stride) to 2
+    channels with tanh.
 
     Args:
-        down_filters: Encoder filters; the length is the depth (5 takes 32 x 32 down to
-            1 x 1; :data:`GAN_PRESETS` has the Places365 depth 8).
+        down_filters: Encoder filters; the length is the depth (5 stride-2 layers take
+            32 x 32 down to 1 x 1, as in pix2pix).
+        down_strides: Each encoder layer's stride, 1 or 2 (default: all 2). Nazeri et al.'s
+            configurations (:data:`GAN_PRESETS`) start with a stride-1 layer.
         width: Channel multiplier.
         dropout: Dropout rate of the first decoder layers (0.5 in pix2pix; also its noise).
         dropout_layers: How many decoder layers get dropout.
         input_shape: (H, W) or (H, W, 1); None for any size. Sides must be multiples of
-            ``2 ** len(down_filters)``.
+            the product of the strides (``2 ** len(down_filters)`` by default).
         name: Model name.
+
+    Example:
+        >>> generator = unet_generator(**GAN_PRESETS["cifar10"]["generator"])
     """
     width = check_width(width)
     dropout = check_rate(dropout)
     down_filters = [int(f) for f in down_filters]
     if len(down_filters) < 2:
         raise ValueError(f"down_filters needs at least 2 entries, got {down_filters}.")
+    strides = _strides(down_strides, len(down_filters), "down_strides", default=2)
     arguments = dict(
-        down_filters=down_filters, width=width, dropout=dropout,
+        down_filters=down_filters, down_strides=strides, width=width, dropout=dropout,
         dropout_layers=int(dropout_layers),
-        input_shape=None if input_shape is None else list(input_shape),
+        input_shape=check_input_shape(input_shape),
     )
     init = keras.initializers.RandomNormal(stddev=0.02)  # as pix2pix and DCGAN
 
     # === Functional Model ===
-    inputs = lightness_input(input_shape, 2 ** len(down_filters))
+    inputs = lightness_input(input_shape, math.prod(strides))
     x, skips = inputs, []
-    for i, filters in enumerate(down_filters, start=1):
+    for i, (filters, stride) in enumerate(zip(down_filters, strides), start=1):
         x = keras.layers.Conv2D(
-            scaled(filters, width), 4, strides=2, padding="same", use_bias=i == 1,
+            scaled(filters, width), 4, strides=stride, padding="same", use_bias=i == 1,
             kernel_initializer=init, name=f"down{i}_conv",
         )(x)
         if i > 1:
             x = keras.layers.BatchNormalization(name=f"down{i}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
         skips.append(x)
-    up_filters = list(reversed(down_filters[:-1]))
-    for i, (filters, skip) in enumerate(zip(up_filters, reversed(skips[:-1])), start=1):
+    # Decoder step i undoes encoder layer n - i + 1 and meets the skip of layer n - i.
+    up = zip(reversed(down_filters[:-1]), reversed(strides[1:]), reversed(skips[:-1]))
+    for i, (filters, stride, skip) in enumerate(up, start=1):
         x = keras.layers.Conv2DTranspose(
-            scaled(filters, width), 4, strides=2, padding="same", use_bias=False,
+            scaled(filters, width), 4, strides=stride, padding="same", use_bias=False,
             kernel_initializer=init, name=f"up{i}_conv",
         )(x)
         x = keras.layers.BatchNormalization(name=f"up{i}_bn")(x)
@@ -104,7 +132,8 @@ def unet_generator(
         x = keras.layers.ReLU(name=f"up{i}_relu")(x)
         x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skip])
     ab = keras.layers.Conv2DTranspose(
-        2, 4, strides=2, padding="same", activation="tanh", kernel_initializer=init, name="ab"
+        2, 4, strides=strides[0], padding="same", activation="tanh", kernel_initializer=init,
+        name="ab",
     )(x)
     return BuiltModel(inputs, ab, builder="unet_generator", arguments=arguments, name=name)
 
@@ -112,46 +141,53 @@ def unet_generator(
 @register_builder("patch")
 def patch_discriminator(
     filters: Sequence[int] = (64, 128, 256, 512),
+    strides: Sequence[int] | None = None,
     width: float = 1.0,
     input_shape: Sequence[int | None] | None = None,
     name: str = "patch_discriminator",
 ) -> BuiltModel:
     """PatchGAN discriminator: (L, ab) in, one real/fake logit per patch out.
 
-    4 x 4 convolutions with LeakyReLU 0.2: stride 2 for all but the last of ``filters``,
-    batch normalisation on all but the first, then a 4 x 4 convolution to one logit per
-    patch (train with ``BinaryCrossentropy(from_logits=True)``).
+    4 x 4 convolutions with LeakyReLU 0.2 (by default stride 2 for all but the last of
+    ``filters``), batch normalisation on all but the first, then a 4 x 4 convolution to one
+    logit per patch (train with ``BinaryCrossentropy(from_logits=True)``).
 
     Args:
-        filters: Convolution filters (64, 128, 256, 512 in pix2pix and Nazeri et al.).
+        filters: Convolution filters (64, 128, 256, 512 in pix2pix and in Nazeri et al.'s
+            CIFAR-10 configuration).
+        strides: Each convolution's stride, 1 or 2 (default: 2, and 1 for the last).
         width: Channel multiplier.
-        input_shape: (H, W); None for any size. Sides must be multiples of
-            ``2 ** (len(filters) - 1)``.
+        input_shape: (H, W); None for any size. Sides must be multiples of the product of
+            the strides.
         name: Model name.
 
     Returns:
         A model from ``{"L": (B, H, W, 1), "ab": (B, H, W, 2)}`` (normalised as the
-        generator's input and output) to (B, H / 2^(n-1), W / 2^(n-1), 1) logits.
+        generator's input and output) to (B, H / s, W / s, 1) logits, s the product of the
+        strides.
     """
     width = check_width(width)
     filters = [int(f) for f in filters]
     if not filters:
         raise ValueError("filters needs at least one entry.")
+    if strides is None:
+        strides = [2] * (len(filters) - 1) + [1]
+    strides = _strides(strides, len(filters), "strides", default=2)
     arguments = dict(
-        filters=filters, width=width,
-        input_shape=None if input_shape is None else list(input_shape),
+        filters=filters, strides=strides, width=width,
+        input_shape=check_input_shape(input_shape),
     )
     init = keras.initializers.RandomNormal(stddev=0.02)
-    multiple = 2 ** (len(filters) - 1)
+    multiple = math.prod(strides)
 
     # === Functional Model ===
     lightness = lightness_input(input_shape, multiple)
     shape = (None, None) if input_shape is None else tuple(input_shape)[:2]
     ab = keras.Input(shape=(*shape, 2), name="ab")
     x = keras.layers.Concatenate(name="pair")([lightness, ab])
-    for i, f in enumerate(filters, start=1):
+    for i, (f, stride) in enumerate(zip(filters, strides), start=1):
         x = keras.layers.Conv2D(
-            scaled(f, width), 4, strides=2 if i < len(filters) else 1, padding="same",
+            scaled(f, width), 4, strides=stride, padding="same",
             use_bias=i == 1, kernel_initializer=init, name=f"conv{i}",
         )(x)
         if i > 1:
@@ -164,3 +200,13 @@ def patch_discriminator(
         {"L": lightness, "ab": ab}, logits, builder="patch_discriminator", arguments=arguments,
         name=name,
     )
+
+
+def _strides(strides: Sequence[int] | None, count: int, name: str, default: int) -> list[int]:
+    """Checks one stride (1 or 2) per layer; None gives ``default`` everywhere."""
+    if strides is None:
+        return [default] * count
+    strides = [int(s) for s in strides]
+    if len(strides) != count or any(s not in (1, 2) for s in strides):
+        raise ValueError(f"{name} needs {count} entries, each 1 or 2, got {strides}.")
+    return strides

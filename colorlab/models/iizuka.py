@@ -16,6 +16,7 @@ import keras
 
 from colorlab.models._base import (
     BuiltModel,
+    check_input_shape,
     check_rate,
     check_width,
     lightness_input,
@@ -96,22 +97,25 @@ def iizuka_two_stream(
     dropout = check_rate(dropout)
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}.")
-    if global_size % 32:
-        raise ValueError(f"global_size must be a multiple of 32, got {global_size}.")
+    if global_size < 32 or global_size % 32:
+        raise ValueError(f"global_size must be a positive multiple of 32, got {global_size}.")
     arguments = dict(
         num_classes=int(num_classes), width=width, global_size=int(global_size),
         batch_norm=bool(batch_norm), dropout=dropout, l2=float(l2),
-        input_shape=None if input_shape is None else list(input_shape),
+        input_shape=check_input_shape(input_shape),
     )
     penalty = regularizer(l2=l2)
 
     def conv(filters, stride, name, activation="relu", kernel=3):
+        # Hidden layers (ReLU) get batch normalisation before the ReLU when asked; the output
+        # layer (sigmoid) never does.
+        normalised = batch_norm and activation == "relu"
         layer = keras.layers.Conv2D(
             scaled(filters, width) if activation == "relu" else filters, kernel,
-            strides=stride, padding="same", activation=None if batch_norm else activation,
+            strides=stride, padding="same", activation=None if normalised else activation,
             kernel_regularizer=penalty, name=name,
         )
-        if not batch_norm or activation != "relu":
+        if not normalised:
             return [layer]
         return [layer, keras.layers.BatchNormalization(name=f"{name}_bn"),
                 keras.layers.Activation("relu", name=f"{name}_relu")]

@@ -126,7 +126,7 @@ class AnnealedMeanDecode(keras.layers.Layer):
 
     Args:
         bins: The :class:`ColorBins` the logits are over (default: Zhang's 313).
-        temperature: T > 0.
+        temperature: T >= 0 (1: the mean, 0: the mode).
         ab_scale: Output is ab / ab_scale (110 by default).
     """
 
@@ -141,8 +141,10 @@ class AnnealedMeanDecode(keras.layers.Layer):
         if isinstance(bins, dict):
             bins = ColorBins.from_config(bins)
         self.bins = bins if bins is not None else ColorBins.zhang313()
-        if not float(temperature) > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}.")
+        if not float(temperature) >= 0:
+            raise ValueError(
+                f"temperature must be >= 0 (0.38 in the paper, 0 for the mode), got {temperature}."
+            )
         self.temperature = float(temperature)
         self.ab_scale = float(ab_scale)
 

@@ -9,15 +9,18 @@ to the input size.
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import keras
 
 from colorlab.models._base import (
     BuiltModel,
+    check_input_shape,
     check_rate,
     check_width,
     lightness_input,
+    pretrained_application,
     register_builder,
     regularizer,
     scaled,
@@ -54,7 +57,8 @@ def resnet_colorizer(
             ResNet50V2 up to ``conv3_block4_out`` (also 1/16), for transfer learning.
         weights: For "resnet50v2": "imagenet", a weights path, or None.
         freeze_encoder: Start with the encoder not trainable (see
-            :func:`colorlab.models.set_encoder_trainable`).
+            :func:`colorlab.models.set_encoder_trainable`). Meant for pretrained weights;
+            with a random encoder it makes the "random features" baseline.
         width: Channel multiplier of the built encoder and of the head.
         stackwise_num_filters, stackwise_num_blocks: The built encoder's stages; each stage
             after the first halves the resolution. ``(64, 128, 256, 512)`` and
@@ -73,6 +77,8 @@ def resnet_colorizer(
     dropout = check_rate(dropout)
     if encoder not in ("resnet18", "resnet50v2"):
         raise ValueError(f"encoder must be 'resnet18' or 'resnet50v2', got {encoder!r}.")
+    if weights is not None and weights != "imagenet":
+        weights = os.fspath(weights)  # a pathlib.Path is fine; the config stores a string
     if weights is not None and encoder != "resnet50v2":
         raise ValueError("Pretrained weights are available for encoder='resnet50v2' only.")
     filters_list = [int(f) for f in stackwise_num_filters]
@@ -84,7 +90,7 @@ def resnet_colorizer(
         encoder=encoder, weights=weights, freeze_encoder=bool(freeze_encoder), width=width,
         stackwise_num_filters=filters_list, stackwise_num_blocks=blocks_list,
         head_filters=head_filters, dropout=dropout, l2=float(l2),
-        input_shape=None if input_shape is None else list(input_shape),
+        input_shape=check_input_shape(input_shape),
     )
     penalty = regularizer(l2=l2)
     stride = 16 if encoder == "resnet50v2" else 2 ** (len(filters_list) + 1)
@@ -92,8 +98,9 @@ def resnet_colorizer(
     # === Functional Model ===
     inputs = lightness_input(input_shape, stride)
     if encoder == "resnet50v2":
-        base = keras.applications.ResNet50V2(
-            include_top=False, weights=weights, input_shape=(None, None, 3)
+        base = pretrained_application(
+            keras.applications.ResNet50V2, weights,
+            "resnet50v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
         )
         features = keras.Model(
             base.inputs, base.get_layer(_RESNET50V2_FEATURES).output,

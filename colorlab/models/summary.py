@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Iterator
 
 import keras
@@ -108,7 +109,7 @@ def summary_rows(size: int = 224, **overrides: dict) -> list[dict]:
     for name in names():
         builder = BUILDERS[name]
         kwargs = dict(overrides.get(name, {}))
-        if "weights" in builder.__code__.co_varnames:
+        if "weights" in inspect.signature(builder).parameters:
             kwargs.setdefault("weights", None)
         model = builder(**kwargs)
         rows.append({

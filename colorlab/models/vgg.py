@@ -11,15 +11,18 @@ so edges stay sharp. The output is ab / 110 through a tanh.
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import keras
 
 from colorlab.models._base import (
     BuiltModel,
+    check_input_shape,
     check_rate,
     check_width,
     lightness_input,
+    pretrained_application,
     register_builder,
     regularizer,
     scaled,
@@ -66,6 +69,8 @@ def vgg16_colorizer(
     """
     width = check_width(width)
     dropout = check_rate(dropout)
+    if weights is not None and weights != "imagenet":
+        weights = os.fspath(weights)  # a pathlib.Path is fine; the config stores a string
     if weights is not None and width != 1.0:
         raise ValueError(f"Pretrained VGG16 weights need width=1, got width={width}.")
     decoder_filters = [int(f) for f in decoder_filters]
@@ -74,7 +79,7 @@ def vgg16_colorizer(
     arguments = dict(
         weights=weights, freeze_encoder=bool(freeze_encoder), width=width,
         decoder_filters=decoder_filters, dropout=dropout, l1=float(l1), l2=float(l2),
-        input_shape=None if input_shape is None else list(input_shape),
+        input_shape=check_input_shape(input_shape),
     )
     penalty = regularizer(l1, l2)
 
@@ -128,16 +133,9 @@ def set_encoder_trainable(model: keras.Model, trainable: bool) -> int:
 
 def _load_vgg16_weights(model: keras.Model, weights: str) -> None:
     """Copies keras.applications' VGG16 weights into the encoder, layer by layer."""
-    try:
-        reference = keras.applications.VGG16(
-            include_top=False, weights=weights, input_shape=(None, None, 3)
-        )
-    except Exception as error:  # a download or file problem: say what to do
-        raise RuntimeError(
-            f"Could not load VGG16 weights {weights!r} through keras.applications ({error}). "
-            "Offline, put vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 in "
-            "~/.keras/models/, pass its path as weights=, or use weights=None."
-        ) from error
+    reference = pretrained_application(
+        keras.applications.VGG16, weights, "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    )
     for layer in reference.layers:
         if layer.weights:
             model.get_layer(ENCODER_PREFIX + layer.name).set_weights(layer.get_weights())

@@ -4,7 +4,8 @@ Eight blocks of 3 x 3 convolutions, no pooling: resolution falls by strided conv
 blocks 1-3 and comes back once by a transposed convolution in block 8, so the logits over the
 ab bins are at 1/4 of the input size. Blocks 5 and 6 use dilation 2 (a wider view at the same
 resolution, instead of pooling it away). Layer names follow the authors' released Caffe
-model (``conv1_1`` ... ``conv8_313``).
+model (``conv1_1`` ... ``conv8_3``), except the last 1 x 1 convolution (Caffe's
+``conv8_313``), named ``logits`` in every variant.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import keras
 from colorlab import color
 from colorlab.models._base import (
     BuiltModel,
+    check_input_shape,
     check_rate,
     check_width,
     lightness_input,
@@ -30,7 +32,7 @@ __all__ = ["zhang_eccv16", "zhang_inference_model"]
 
 @register_builder("bins")
 def zhang_eccv16(
-    num_bins: int | ColorBins = 313,
+    num_bins: int | ColorBins | dict = 313,
     width: float = 1.0,
     middle_dilations: Sequence[int] = (1, 2, 2, 1),
     output_stride: int = 4,
@@ -47,6 +49,8 @@ def zhang_eccv16(
 
     Args:
         num_bins: Q, or the :class:`ColorBins` the targets use (313; 484 for the 22 x 22 grid).
+            Given as ColorBins (or its config), the bins are saved with the model and
+            :func:`zhang_inference_model` decodes with them.
         width: Channel multiplier (1: the paper; 1/8 trains on a laptop CPU).
         middle_dilations: One entry per 512-channel block (blocks 4-7 in the paper), its
             dilation. Fewer entries make the shallower ablation, e.g. ``(1, 2)``.
@@ -66,6 +70,8 @@ def zhang_eccv16(
         >>> model(np.zeros((1, 64, 64, 1), "float32")).shape
         TensorShape([1, 16, 16, 313])
     """
+    if isinstance(num_bins, dict):
+        num_bins = ColorBins.from_config(num_bins)
     q = len(num_bins) if isinstance(num_bins, ColorBins) else int(num_bins)
     width = check_width(width)
     dropout = check_rate(dropout)
@@ -75,8 +81,8 @@ def zhang_eccv16(
     if q < 2:
         raise ValueError(f"num_bins must be at least 2, got {q}.")
     arguments = dict(
-        num_bins=q, width=width, middle_dilations=middle_dilations, output_stride=output_stride,
-        dropout=dropout, input_shape=None if input_shape is None else list(input_shape),
+        num_bins=num_bins.get_config() if isinstance(num_bins, ColorBins) else q, width=width, middle_dilations=middle_dilations, output_stride=output_stride,
+        dropout=dropout, input_shape=check_input_shape(input_shape),
     )
 
     # === Functional Model ===
@@ -108,7 +114,7 @@ def zhang_eccv16(
         x = keras.layers.Conv2D(
             scaled(256, width), 3, padding="same", activation="relu", name=f"conv{last}_{i}"
         )(x)
-    logits = keras.layers.Conv2D(q, 1, name=f"conv{last}_313")(x)
+    logits = keras.layers.Conv2D(q, 1, name="logits")(x)
     return BuiltModel(inputs, logits, builder="zhang_eccv16", arguments=arguments, name=name)
 
 
@@ -123,7 +129,8 @@ def zhang_inference_model(
 
     Args:
         model: A model from L to (B, h, w, Q) logits, such as :func:`zhang_eccv16`.
-        bins: The bins of its logits (default: Zhang's 313).
+        bins: The bins of its logits. Default: those saved with a :func:`zhang_eccv16` model
+            built from ColorBins, else Zhang's 313 for a 313-bin model.
         temperature: Annealed-mean T (0.38 in the paper).
         ab_scale: Output is ab / ab_scale.
         name: Model name (default: the model's name + "_decode").
@@ -132,8 +139,18 @@ def zhang_inference_model(
         A functional model from (B, H, W, 1) normalised L to (B, H, W, 2) ab / ab_scale,
         sharing the trained model's layers (no copy of the weights).
     """
-    bins = bins if bins is not None else ColorBins.zhang313()
     q = model.outputs[0].shape[-1]
+    if bins is None:
+        saved = getattr(model, "arguments", {}).get("num_bins")
+        if isinstance(saved, dict):
+            bins = ColorBins.from_config(saved)
+        elif q == 313:
+            bins = ColorBins.zhang313()
+        else:
+            raise ValueError(
+                f"The model predicts {q} bins and does not say which; pass bins= (the "
+                "ColorBins its targets were encoded with, e.g. ColorBins.grid() for 484)."
+            )
     if q != len(bins):
         raise ValueError(f"The model predicts {q} bins but {len(bins)} bins were given.")
     decoded = AnnealedMeanDecode(bins, temperature, ab_scale, name="annealed_mean")(
