@@ -19,7 +19,9 @@ __all__ = [
     "plot_batch",
     "plot_bins",
     "plot_lab_channels",
+    "plot_comparison",
     "plot_photo_grid",
+    "save_comparison",
 ]
 
 _EXTENT = 110.0
@@ -218,3 +220,45 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def plot_comparison(columns: dict, row_titles: Any = None, size: float = 2.5) -> Any:
+    """A grid with one row per photo and one column per method: gray | models | truth.
+
+    Args:
+        columns: {column title: list of (H, W, 3) images (uint8 or [0, 1])}, all lists of the
+            same length; photos in a row may differ in size between rows.
+        row_titles: Optional label per row (e.g. file names).
+        size: Inches per panel.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    titles = list(columns)
+    rows = len(columns[titles[0]])
+    if any(len(columns[t]) != rows for t in titles):
+        raise ValueError("plot_comparison needs the same number of images in every column.")
+    fig, axes = plt.subplots(rows, len(titles), figsize=(size * len(titles), size * rows),
+                             squeeze=False)
+    for r in range(rows):
+        for c, title in enumerate(titles):
+            ax = axes[r, c]
+            ax.imshow(columns[title][r])
+            ax.set_xticks([]), ax.set_yticks([])
+            if r == 0:
+                ax.set_title(title, fontsize=9)
+            if c == 0 and row_titles is not None:
+                ax.set_ylabel(str(row_titles[r]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_comparison(path: Any, columns: dict, row_titles: Any = None, dpi: int = 100) -> None:
+    """Draws :func:`plot_comparison` into an image file (PNG) without showing it."""
+    import matplotlib.pyplot as plt
+
+    fig = plot_comparison(columns, row_titles)
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)

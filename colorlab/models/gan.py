@@ -133,7 +133,7 @@ def unet_generator(
         x = keras.layers.Concatenate(name=f"up{i}_skip")([x, skip])
     ab = keras.layers.Conv2DTranspose(
         2, 4, strides=strides[0], padding="same", activation="tanh", kernel_initializer=init,
-        name="ab",
+        dtype="float32", name="ab",
     )(x)
     return BuiltModel(inputs, ab, builder="unet_generator", arguments=arguments, name=name)
 
@@ -194,7 +194,7 @@ def patch_discriminator(
             x = keras.layers.BatchNormalization(name=f"conv{i}_bn")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"conv{i}_lrelu")(x)
     logits = keras.layers.Conv2D(
-        1, 4, padding="same", kernel_initializer=init, name="patch_logits"
+        1, 4, padding="same", kernel_initializer=init, dtype="float32", name="patch_logits"
     )(x)
     return BuiltModel(
         {"L": lightness, "ab": ab}, logits, builder="patch_discriminator", arguments=arguments,

@@ -164,13 +164,13 @@ def iizuka_two_stream(
     x = keras.layers.UpSampling2D(2, name="color_up2")(x)
     x = apply(x, conv(32, 1, "color_conv4"))
     x = apply(x, conv(2, 1, "color_output", activation="sigmoid"))
-    x = keras.layers.Rescaling(2.0, offset=-1.0, name="color_to_ab")(x)
-    ab = ResizeLike(name="ab")([x, inputs])
+    x = keras.layers.Rescaling(2.0, offset=-1.0, dtype="float32", name="color_to_ab")(x)
+    ab = ResizeLike(dtype="float32", name="ab")([x, inputs])
     # Classification head for the joint loss.
     c = keras.layers.Dense(
         scaled(256, width), activation="relu", kernel_regularizer=penalty, name="class_dense"
     )(global_features)
-    logits = keras.layers.Dense(num_classes, name="class")(c)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="class")(c)
     return BuiltModel(
         inputs, {"ab": ab, "class": logits}, builder="iizuka_two_stream", arguments=arguments,
         name=name,

@@ -121,8 +121,9 @@ def resnet_colorizer(
         )(x)
         x = keras.layers.BatchNormalization(name=f"head_conv{i}_bn")(x)
         x = keras.layers.Activation("relu", name=f"head_conv{i}_relu")(x)
-    x = keras.layers.Conv2D(2, 3, padding="same", activation="tanh", name="head_ab")(x)
-    ab = ResizeLike(name="ab")([x, inputs])
+    x = keras.layers.Conv2D(2, 3, padding="same", activation="tanh", dtype="float32",
+                            name="head_ab")(x)
+    ab = ResizeLike(dtype="float32", name="ab")([x, inputs])
     model = BuiltModel(inputs, ab, builder="resnet_colorizer", arguments=arguments, name=name)
     set_encoder_trainable(model, not freeze_encoder)
     return model

@@ -105,7 +105,7 @@ def vgg16_colorizer(
             )(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"decoder{step}_dropout")(x)
-    ab = keras.layers.Conv2D(2, 1, activation="tanh", name="ab")(x)
+    ab = keras.layers.Conv2D(2, 1, activation="tanh", dtype="float32", name="ab")(x)
     model = BuiltModel(inputs, ab, builder="vgg16_colorizer", arguments=arguments, name=name)
     if weights is not None:
         _load_vgg16_weights(model, weights)

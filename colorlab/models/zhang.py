@@ -81,7 +81,8 @@ def zhang_eccv16(
     if q < 2:
         raise ValueError(f"num_bins must be at least 2, got {q}.")
     arguments = dict(
-        num_bins=num_bins.get_config() if isinstance(num_bins, ColorBins) else q, width=width, middle_dilations=middle_dilations, output_stride=output_stride,
+        num_bins=num_bins.get_config() if isinstance(num_bins, ColorBins) else q,
+        width=width, middle_dilations=middle_dilations, output_stride=output_stride,
         dropout=dropout, input_shape=check_input_shape(input_shape),
     )
 
@@ -114,7 +115,7 @@ def zhang_eccv16(
         x = keras.layers.Conv2D(
             scaled(256, width), 3, padding="same", activation="relu", name=f"conv{last}_{i}"
         )(x)
-    logits = keras.layers.Conv2D(q, 1, name="logits")(x)
+    logits = keras.layers.Conv2D(q, 1, dtype="float32", name="logits")(x)
     return BuiltModel(inputs, logits, builder="zhang_eccv16", arguments=arguments, name=name)
 
 

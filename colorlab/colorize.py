@@ -1,0 +1,287 @@
+"""Colorizing photos of any size with a trained model: one array, or a folder of files.
+
+The model sees a small copy (``render_size`` on the short side, like DeOldify's render
+factor: larger for detail, smaller for bolder colour). Its ab is upsampled to the photo's
+own size and joined with the photo's own full-resolution L, never the resized one, so the
+result is exactly as sharp as the input: colour is low-frequency, lightness carries the
+detail. Large photos are converted in strips of rows, so a 12-megapixel photo needs about
+200 MB beyond the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import sys
+from typing import Any, Iterable, Sequence
+
+import cv2
+import keras
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from colorlab import color
+from colorlab.images import MAX_PIXELS, list_images
+from colorlab.quantize import ColorBins
+
+__all__ = [
+    "ColorizeReport", "colorize", "colorize_folder", "gray_rgb", "model_bins", "read_image",
+]
+
+#: Every colorlab model accepts sides that are multiples of this.
+SIDE_MULTIPLE = 32
+#: Rows converted at a time when joining L and ab (bounds the memory of large photos).
+_STRIP_ROWS = 256
+
+
+def colorize(
+    model: keras.Model,
+    image: np.ndarray,
+    *,
+    render_size: int = 256,
+    temperature: float = 0.38,
+    bins: ColorBins | None = None,
+) -> np.ndarray:
+    """Colorizes one photo of any size.
+
+    Args:
+        model: A colorlab model from normalised L: one that outputs ab / 110 (regression
+            models, :func:`~colorlab.models.zhang_inference_model`, the two-stream model's
+            "ab"), or bin logits (:func:`~colorlab.models.zhang_eccv16`).
+        image: (H, W) or (H, W, 1) gray, (H, W, 3) RGB (its L is used) or (H, W, 4) RGBA
+            (alpha is kept); uint8, uint16, or floats in [0, 1].
+        render_size: Short side, in pixels, of the copy the model sees (rounded to a
+            multiple of 32). Ignored for a model with a fixed input size.
+        temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
+            the most likely bin, 1 the mean).
+        bins: The bins of a bin model (default: see :func:`model_bins`).
+
+    Returns:
+        (H, W, 3) uint8 RGB, or (H, W, 4) with the input's alpha.
+
+    Raises:
+        ValueError: an image of the wrong shape or value range.
+    """
+    rgb, alpha = _as_rgb(image)
+    height, width = rgb.shape[:2]
+    small_h, small_w = _working_size(model, height, width, render_size)
+    small = cv2.resize(rgb, (small_w, small_h), interpolation=cv2.INTER_AREA)
+    lightness = color.normalize_l(color.rgb_to_lightness(small)).astype(np.float32)
+    out = model(lightness[None], training=False)
+    if isinstance(out, dict):
+        if "ab" not in out:
+            raise ValueError(f"The model's outputs are {sorted(out)}; colorize needs 'ab'.")
+        out = out["ab"]
+    out = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)[0]
+    if out.shape[-1] == 2:
+        ab_small = out * color.AB_SCALE
+    else:
+        chosen = bins if bins is not None else model_bins(model)
+        if out.shape[-1] != len(chosen):
+            raise ValueError(
+                f"The model outputs {out.shape[-1]} channels: neither ab (2) nor logits over "
+                f"the {len(chosen)} bins given."
+            )
+        ab_small = chosen.decode(out, temperature, from_logits=True)
+    ab = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_LINEAR)
+    result = np.empty((height, width, 3), np.uint8)
+    for top in range(0, height, _STRIP_ROWS):
+        rows = slice(top, top + _STRIP_ROWS)
+        lab = np.concatenate([color.rgb_to_lightness(rgb[rows]), ab[rows]], axis=-1)
+        result[rows] = np.round(color.lab_to_rgb(lab, validate=False) * 255.0).astype(np.uint8)
+    if alpha is not None:
+        result = np.concatenate([result, alpha[..., None]], axis=-1)
+    return result
+
+
+def gray_rgb(image: np.ndarray) -> np.ndarray:
+    """The photo without its colour: its own L with a = b = 0, as (H, W, 3) uint8 RGB.
+
+    The gray baseline of evaluation, and the input panel of comparison figures.
+    """
+    rgb, _ = _as_rgb(image)
+    lightness = color.rgb_to_lightness(rgb)
+    lab = np.concatenate([lightness, np.zeros_like(lightness), np.zeros_like(lightness)], -1)
+    gray = np.round(color.lab_to_rgb(lab, validate=False)[..., :1] * 255.0).astype(np.uint8)
+    return np.repeat(gray, 3, axis=-1)
+
+
+def model_bins(model: keras.Model) -> ColorBins:
+    """The ab bins of a bin model: those saved with it, else Zhang's 313 for 313 outputs."""
+    saved = getattr(model, "arguments", {}).get("num_bins")
+    if isinstance(saved, dict):
+        return ColorBins.from_config(saved)
+    channels = model.outputs[0].shape[-1] if not isinstance(model.output, dict) else None
+    if channels in (None, 313):
+        return ColorBins.zhang313()
+    raise ValueError(
+        f"The model predicts {channels} bins and does not say which; pass bins= (the "
+        "ColorBins its targets were encoded with)."
+    )
+
+
+def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Reads a photo file as colorize takes it: EXIF orientation applied; uint8 or uint16.
+
+    Gray files give (H, W) (16-bit PNGs as uint16), colour files (H, W, 3), files with
+    transparency (H, W, 4); palette and CMYK files are converted to RGB(A).
+
+    Raises:
+        ValueError: not an image, corrupt, or above ``max_pixels`` (decompression bomb).
+    """
+    path = pathlib.Path(path)
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > max_pixels:
+                raise ValueError(
+                    f"{path.name}: {image.width} x {image.height} is above the "
+                    f"{max_pixels:,}-pixel limit."
+                )
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)
+            if image.mode == "L":
+                return np.asarray(image)
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    except UnidentifiedImageError:
+        raise ValueError(f"{path.name}: not an image.") from None
+    except Image.DecompressionBombError as error:
+        raise ValueError(f"{path.name}: refused as a decompression bomb ({error}).") from None
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"{path.name}: unreadable or corrupt ({error}).") from None
+
+
+@dataclasses.dataclass
+class ColorizeReport:
+    """What :func:`colorize_folder` did: files written, kept (not overwritten), skipped."""
+
+    written: list[str] = dataclasses.field(default_factory=list)
+    existing: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> str:
+        text = f"{len(self.written)} colorized"
+        if self.existing:
+            text += f", {len(self.existing)} left as they were (already there; --overwrite)"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped"
+        return text
+
+
+def colorize_folder(
+    model: keras.Model,
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    **options: Any,
+) -> ColorizeReport:
+    """Colorizes photo files (a folder, or a list of files and folders) into ``out_dir``.
+
+    Each result is written as PNG under the input's name (for a folder, its path inside
+    the folder). A file that cannot be read is
+    skipped with a message and counted; an existing result is kept unless ``overwrite``.
+
+    Args:
+        model: As for :func:`colorize`.
+        inputs: A folder (searched recursively), a file, or a list of both.
+        out_dir: Output folder (created).
+        overwrite: Replace results that already exist.
+        progress: Show a progress bar.
+        **options: Passed to :func:`colorize` (render_size, temperature, bins).
+
+    Returns:
+        A :class:`ColorizeReport`.
+    """
+    from tqdm.auto import tqdm
+
+    files = _input_files(inputs)
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = ColorizeReport()
+    for path, name in tqdm(files, desc="colorize", unit="photo", disable=not progress):
+        target = out_dir / name.with_suffix(".png")
+        if target.exists() and not overwrite:
+            report.existing.append(str(target))
+            continue
+        try:
+            result = colorize(model, read_image(path), **options)
+        except ValueError as error:
+            report.skipped.append((str(path), str(error)))
+            print(f"skipped {path}: {error}", file=sys.stderr)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        Image.fromarray(result).save(partial, format="PNG")
+        os.replace(partial, target)  # never a half-written result under the final name
+        report.written.append(str(target))
+    return report
+
+
+# === Internals ================================================================================
+
+
+def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W, 3) RGB in its own dtype (uint8, uint16 or float32 in [0, 1]), and alpha uint8."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4) or min(image.shape[:2]) < 1:
+        raise ValueError(
+            f"colorize takes an (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA image, got shape "
+            f"{image.shape}."
+        )
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        scale = 255.0 if image.dtype == np.uint8 else 65535.0
+    elif image.dtype.kind == "f":
+        image = image.astype(np.float32, copy=False)
+        lo, hi = float(np.min(image)), float(np.max(image))
+        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -1e-3 or hi > 1.0 + 1e-3:
+            hint = " It looks like 0-255: divide by 255.0 or pass uint8." if hi > 2 else ""
+            raise ValueError(f"Float images must be in [0, 1], got {lo:.4g} to {hi:.4g}.{hint}")
+        image = np.clip(image, 0.0, 1.0)
+        scale = 1.0
+    else:
+        raise ValueError(
+            f"colorize takes uint8, uint16 or float images in [0, 1], got {image.dtype}."
+        )
+    alpha = None
+    if image.shape[-1] == 4:
+        alpha = np.round(image[..., 3].astype(np.float32) * (255.0 / scale)).astype(np.uint8)
+        image = image[..., :3]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return np.ascontiguousarray(image), alpha
+
+
+def _working_size(model: keras.Model, height: int, width: int, render_size: int) -> tuple:
+    fixed = model.inputs[0].shape[1:3]
+    if fixed[0] is not None and fixed[1] is not None:
+        return int(fixed[0]), int(fixed[1])
+    if int(render_size) < SIDE_MULTIPLE:
+        raise ValueError(f"render_size must be at least {SIDE_MULTIPLE}, got {render_size}.")
+    scale = int(render_size) / min(height, width)
+
+    def side(n: int) -> int:
+        return max(SIDE_MULTIPLE, int(round(n * scale / SIDE_MULTIPLE)) * SIDE_MULTIPLE)
+
+    return side(height), side(width)
+
+
+def _input_files(inputs: Any) -> list[tuple[pathlib.Path, pathlib.Path]]:
+    """(file, output name without suffix) pairs; a folder's files keep their relative path."""
+    items: Iterable = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
+    files = []
+    for item in items:
+        path = pathlib.Path(item)
+        if path.is_dir():
+            files.extend((f, f.relative_to(path)) for f in list_images(path))
+        elif path.exists():
+            files.append((path, pathlib.Path(path.name)))
+        else:
+            raise FileNotFoundError(f"No such file or folder: {path}")
+    return files
+

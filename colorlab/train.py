@@ -1,0 +1,517 @@
+"""Training: Keras ``fit`` plus the recipes, a run folder, and resuming after an interruption.
+
+A recipe is what each paper trains with: the target the pipeline makes, the loss, and the
+optimiser. :func:`train` runs one from a :class:`TrainConfig` into a run folder::
+
+    runs/demo/
+      config.yaml          the TrainConfig, to rerun or resume
+      state.json           the last checkpoint's step and epoch
+      checkpoints/last.keras   model + optimiser state, rewritten every few steps
+      model.keras          the trained model, written at the end
+      history.csv          loss and metrics per epoch (appended across resumes)
+      logs/                TensorBoard
+      samples/epoch_003.png    colorizations of the same held-out photos after each epoch
+
+Run :func:`train` again with the same folder and it resumes from ``last.keras``: a Colab
+disconnect or a killed process loses at most the steps since that checkpoint.
+
+Precision and devices: ``precision="auto"`` trains in mixed_float16 on a GPU,
+mixed_bfloat16 on a TPU and float32 on a CPU (every model keeps its output layer in float32,
+so logits, softmax and losses stay float32). The distribution strategy is chosen from the
+devices: TPUStrategy, MirroredStrategy over several GPUs, else the default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from colorlab import losses, models
+from colorlab.quantize import ColorBins
+
+__all__ = [
+    "RECIPES",
+    "TrainConfig",
+    "TrainResult",
+    "choose_precision",
+    "choose_strategy",
+    "compile_for",
+    "load_config",
+    "make_optimizer",
+    "train",
+]
+
+#: What each model trains on and with by default. ``target``: the make_dataset target;
+#: ``loss``; optimiser settings. Zhang et al.: Adam, lr 3e-5, betas 0.9/0.99, weight decay
+#: 1e-3 (their solver). Iizuka et al.: ADADELTA. The generator alone learns by L1 (as
+#: pix2pix's reconstruction term; the adversarial loop is a separate lesson).
+RECIPES: dict[str, dict[str, Any]] = {
+    "zhang_eccv16": dict(target="soft", loss="rebalanced", optimizer="adam",
+                         learning_rate=3e-5, beta_1=0.9, beta_2=0.99, weight_decay=1e-3),
+    "vgg16_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3),
+    "resnet_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3),
+    "iizuka_two_stream": dict(target="ab+label", loss="joint", optimizer="adadelta",
+                              learning_rate=1.0),
+    "unet_generator": dict(target="ab", loss="l1", optimizer="adam", learning_rate=2e-4,
+                           beta_1=0.5),
+}
+_OPTIMIZERS = ("adam", "adadelta", "sgd")
+_PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+_REGRESSION_LOSSES = ("mse", "l1", "huber")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything a training run needs; saved as the run folder's ``config.yaml``.
+
+    Attributes:
+        model: A builder of :mod:`colorlab.models` (``zhang_eccv16``, ``vgg16_colorizer``,
+            ``resnet_colorizer``, ``iizuka_two_stream``, ``unet_generator``).
+        model_args: Builder arguments, e.g. ``{"width": 0.125}``.
+        data: A registry data set (``colorlab data list``) or a folder of photos.
+        train_split, val_split: Splits of ``data`` to train and validate on (None: all /
+            no validation).
+        image_size: Training crop side (176 in Zhang et al.).
+        batch_size: Photos per step, over all devices (40 in Zhang et al.).
+        epochs: Epochs to train.
+        steps_per_epoch: Steps per epoch (default: one pass over the training photos).
+        optimizer: "adam", "adadelta" or "sgd" (default: the recipe's).
+        learning_rate, beta_1, beta_2, weight_decay, momentum: Optimiser settings (default:
+            the recipe's; Keras applies weight decay decoupled, as AdamW does).
+        schedule: "constant" or "cosine" (cosine decay to 0 over the run).
+        loss: For ab models: "mse", "l1" or "huber" (default: the recipe's).
+        prior: Class rebalancing of the Zhang loss: "imagenet" (the authors' prior),
+            "data" (this data set's, computed first), or "none" (plain cross-entropy).
+        rebalance_lambda: Mixing of the prior with the uniform distribution (0.5).
+        precision: "auto", "float32", "mixed_float16" or "mixed_bfloat16".
+        xla: Compile the training step with XLA (None: Keras decides).
+        seed: Seed of initialisation, shuffling and augmentation.
+        checkpoint_every: Save ``checkpoints/last.keras`` every this many steps (and at
+            every epoch end).
+        samples: Held-out photos colorized into ``samples/`` after each epoch (0: none).
+        cache: Keep decoded photos in memory after the first epoch.
+    """
+
+    model: str = "zhang_eccv16"
+    model_args: dict = dataclasses.field(default_factory=dict)
+    data: str = "sample"
+    train_split: str | None = "train"
+    val_split: str | None = "val"
+    image_size: int = 176
+    batch_size: int = 32
+    epochs: int = 10
+    steps_per_epoch: int | None = None
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    beta_1: float | None = None
+    beta_2: float | None = None
+    weight_decay: float | None = None
+    momentum: float | None = None
+    schedule: str = "constant"
+    loss: str | None = None
+    prior: str = "imagenet"
+    rebalance_lambda: float = 0.5
+    precision: str = "auto"
+    xla: bool | None = None
+    seed: int = 0
+    checkpoint_every: int = 100
+    samples: int = 4
+    cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.model not in RECIPES:
+            trainable = ", ".join(RECIPES)
+            hint = " (train it as the GAN's discriminator)" if self.model in models.BUILDERS else ""
+            raise ValueError(f"Unknown model {self.model!r}{hint}; train one of: {trainable}.")
+        recipe = RECIPES[self.model]
+        for key in ("optimizer", "learning_rate", "beta_1", "beta_2", "weight_decay", "loss"):
+            if getattr(self, key) is None and key in recipe:
+                setattr(self, key, recipe[key])
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}.")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {self.precision!r}.")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be 'constant' or 'cosine', got {self.schedule!r}.")
+        if recipe["target"] == "ab" and self.loss not in _REGRESSION_LOSSES:
+            raise ValueError(f"loss must be one of {_REGRESSION_LOSSES}, got {self.loss!r}.")
+        if self.prior not in ("imagenet", "data", "none"):
+            raise ValueError(f"prior must be 'imagenet', 'data' or 'none', got {self.prior!r}.")
+        for key in ("image_size", "batch_size", "epochs", "checkpoint_every"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)}.")
+        if self.steps_per_epoch is not None and int(self.steps_per_epoch) < 1:
+            raise ValueError(f"steps_per_epoch must be positive, got {self.steps_per_epoch}.")
+        if not float(self.learning_rate) > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+
+    @property
+    def target(self) -> str:
+        """The make_dataset target of this model's recipe."""
+        return RECIPES[self.model]["target"]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """A config from a dict (a YAML file), refusing keys it does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown training option(s) {', '.join(unknown)}; the options are: "
+                f"{', '.join(sorted(known))}."
+            )
+        return cls(**values)
+
+
+def load_config(path: str | os.PathLike) -> TrainConfig:
+    """Reads a YAML training config (the keys of :class:`TrainConfig`)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No config file at {path}.")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(f"{path} is not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of training options.")
+    return TrainConfig.from_dict(values)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """The outcome of :func:`train`: the model, the run folder, and the per-epoch history."""
+
+    model: keras.Model
+    run_dir: pathlib.Path
+    history: dict
+    resumed_from_step: int
+    steps: int
+
+
+# === Devices and precision ====================================================================
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """TPUStrategy on a TPU, MirroredStrategy over several GPUs, else the default strategy."""
+    if os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME") or \
+            tf.config.list_logical_devices("TPU"):
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def choose_precision(precision: str = "auto", strategy: Any = None) -> str:
+    """The Keras dtype policy: "auto" is mixed_bfloat16 on TPU, mixed_float16 on GPU, else
+    float32 (a CPU gains nothing from float16, and loses accuracy)."""
+    if precision != "auto":
+        return precision
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "mixed_bfloat16"
+    if tf.config.list_logical_devices("GPU"):
+        return "mixed_float16"
+    return "float32"
+
+
+# === Optimiser and loss =======================================================================
+
+
+def make_optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    """The config's optimiser, with a constant or cosine learning rate."""
+    rate: Any = float(config.learning_rate)
+    if config.schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, max(1, int(total_steps)))
+    decay = config.weight_decay or None
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(
+            rate, beta_1=config.beta_1 if config.beta_1 is not None else 0.9,
+            beta_2=config.beta_2 if config.beta_2 is not None else 0.999, weight_decay=decay,
+        )
+    if config.optimizer == "adadelta":
+        return keras.optimizers.Adadelta(rate, weight_decay=decay)
+    return keras.optimizers.SGD(rate, momentum=config.momentum or 0.0, weight_decay=decay)
+
+
+def compile_for(
+    model: keras.Model, config: TrainConfig, optimizer: Any, prior: np.ndarray | None = None,
+) -> None:
+    """Compiles ``model`` with the recipe's loss for ``config``.
+
+    Args:
+        prior: For the Zhang recipe: the (Q,) ab prior whose rebalancing weights the loss
+            uses (None: plain cross-entropy).
+    """
+    jit = "auto" if config.xla is None else bool(config.xla)
+    if config.target == "soft":
+        weights = None
+        if prior is not None:
+            from colorlab.rebalance import rebalance_weights
+
+            weights = rebalance_weights(prior, lam=config.rebalance_lambda)
+        loss = losses.RebalancedCrossEntropy(weights, sparse=True)
+        model.compile(optimizer, loss=loss, jit_compile=jit)
+    elif config.target == "ab+label":
+        model.compile(optimizer, **models.joint_loss(), jit_compile=jit)
+    else:
+        loss = {"mse": "mse", "l1": "mae", "huber": keras.losses.Huber(0.1)}[config.loss]
+        model.compile(optimizer, loss=loss, jit_compile=jit)
+
+
+# === The run ==================================================================================
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
+    verbose: int | str = "auto",
+    data_dir: str | os.PathLike | None = None,
+) -> TrainResult:
+    """Trains ``config.model`` on ``config.data`` into ``run_dir``, resuming if it can.
+
+    Args:
+        config: The run's settings.
+        run_dir: The run folder (created). If it holds a checkpoint of the same config,
+            training continues from it; ``epochs`` may be raised to train longer.
+        resume: False refuses a folder that already holds a run, instead of resuming.
+        strategy: A tf.distribute strategy (default: :func:`choose_strategy`).
+        verbose: Keras fit verbosity.
+        data_dir: Cache folder of registry data sets.
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        ValueError: ``run_dir`` holds a different run, or no usable photos were found.
+    """
+    from colorlab.pipeline import make_dataset
+
+    run_dir = pathlib.Path(run_dir)
+    checkpoint = run_dir / "checkpoints" / "last.keras"
+    saved_config = run_dir / "config.yaml"
+    if saved_config.exists():
+        if not resume:
+            raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
+        _check_same_run(TrainConfig.from_dict(yaml.safe_load(saved_config.read_text())), config,
+                        run_dir)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    _write_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+    strategy = strategy or choose_strategy()
+    policy = choose_precision(config.precision, strategy)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        train_data = make_dataset(
+            config.data, training=True, split=config.train_split, image_size=config.image_size,
+            target=config.target, batch_size=config.batch_size, cache=config.cache,
+            labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
+            seed=config.seed,
+        )
+        photos = train_data.num_photos or config.batch_size
+        steps_per_epoch = int(config.steps_per_epoch or max(1, photos // config.batch_size))
+        total_steps = steps_per_epoch * config.epochs
+        prior = _prior_for(config, data_dir)
+
+        with strategy.scope():
+            if checkpoint.exists():
+                model = keras.models.load_model(checkpoint, safe_mode=True)
+            else:
+                keras.utils.set_random_seed(config.seed)
+                model = models.build(config.model, **_model_args(config, train_data))
+                compile_for(model, config, make_optimizer(config, total_steps), prior)
+        start = int(model.optimizer.iterations.numpy())
+        if verbose:
+            print(f"{'Resuming' if start else 'Starting'} {config.model} at step {start} of "
+                  f"{total_steps} ({policy}, {strategy.num_replicas_in_sync} replica(s)).")
+
+        val_data, sample_photos = _validation(config, data_dir)
+        callbacks = [
+            _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch),
+            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
+            keras.callbacks.TerminateOnNaN(),
+        ]
+        if sample_photos is not None:
+            callbacks.append(_SampleColorizations(run_dir / "samples", sample_photos, config))
+        history: dict = {}
+        epoch, done = divmod(start, steps_per_epoch)
+        # Data order after a resume: a fresh shuffle seeded by the step, then as usual.
+        repeated = _repeat_from(train_data, config, start, data_dir)
+        phases = []
+        if done and epoch < config.epochs:  # finish the interrupted epoch first
+            phases.append((epoch, epoch + 1, steps_per_epoch - done))
+            epoch += 1
+        if epoch < config.epochs:
+            phases.append((epoch, config.epochs, steps_per_epoch))
+        val_steps = None
+        if val_data is not None and val_data.num_photos:
+            val_steps = -(-val_data.num_photos // config.batch_size)
+        for first, last, steps in phases:
+            fit = model.fit(
+                repeated, initial_epoch=first, epochs=last, steps_per_epoch=steps,
+                validation_data=val_data, validation_steps=val_steps, callbacks=callbacks,
+                verbose=verbose, shuffle=False,
+            )
+            for key, values in fit.history.items():
+                history.setdefault(key, []).extend(values)
+        _save_atomic(model, run_dir / "model.keras")
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    return TrainResult(model, run_dir, history, start, int(model.optimizer.iterations.numpy()))
+
+
+# === Internals ================================================================================
+
+
+def _model_args(config: TrainConfig, train_data: Any) -> dict:
+    args = dict(config.model_args)
+    if config.model in ("vgg16_colorizer", "resnet_colorizer") and "weights" not in args:
+        args["weights"] = None if config.model == "resnet_colorizer" else "imagenet"
+    if config.model == "iizuka_two_stream" and "num_classes" not in args:
+        names = getattr(train_data, "class_names", None) or []
+        args["num_classes"] = max(2, len(names))
+    return args
+
+
+def _prior_for(config: TrainConfig, data_dir: Any) -> np.ndarray | None:
+    if config.target != "soft" or config.prior == "none":
+        return None
+    if config.prior == "imagenet":
+        from colorlab.rebalance import zhang_imagenet_prior
+
+        return zhang_imagenet_prior()
+    from colorlab.data import dataset_prior
+
+    return dataset_prior(config.data, ColorBins.zhang313(), image_size=config.image_size,
+                         data_dir=data_dir)
+
+
+def _repeat_from(dataset: Any, config: TrainConfig, step: int, data_dir: Any) -> Any:
+    """The training batches, repeated forever; after a resume, reshuffled by the step."""
+    if step:
+        from colorlab.pipeline import make_dataset
+
+        dataset = make_dataset(
+            config.data, training=True, split=config.train_split, image_size=config.image_size,
+            target=config.target, batch_size=config.batch_size, cache=config.cache,
+            labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
+            seed=config.seed + step,
+        )
+    return dataset.repeat()
+
+
+def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | None]:
+    """Validation batches (or None) and the photos sampled each epoch (uint8, or None)."""
+    from colorlab.pipeline import make_dataset
+
+    if config.val_split is None:
+        return None, None
+    try:
+        common = dict(training=False, split=config.val_split, image_size=config.image_size,
+                      data_dir=data_dir)
+        val = make_dataset(
+            config.data, target=config.target, batch_size=config.batch_size,
+            labels="folder" if config.target == "ab+label" else None, **common,
+        )
+        photos = None
+        if config.samples:
+            rgb = make_dataset(config.data, target=None, batch_size=config.samples, **common)
+            photos = np.round(next(iter(rgb)).numpy() * 255).astype(np.uint8)
+    except ValueError as error:  # e.g. a split with no photos
+        print(f"No validation: {error}")
+        return None, None
+    return val, photos
+
+
+def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path) -> None:
+    a, b = saved.to_dict(), new.to_dict()
+    a.pop("epochs"), b.pop("epochs")  # training longer is allowed
+    changed = sorted(k for k in a if a[k] != b[k])
+    if changed:
+        raise ValueError(
+            f"{run_dir} holds a run with different settings ({', '.join(changed)}); resume it "
+            "with its own config.yaml, or train into a new folder."
+        )
+
+
+def _write_atomic(path: pathlib.Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def _save_atomic(model: keras.Model, path: pathlib.Path) -> None:
+    """Saves to a temporary name, then renames: a kill mid-save never leaves a broken file."""
+    partial = path.with_name(f"{path.stem}.partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+
+
+class _StepCheckpoint(keras.callbacks.Callback):
+    """Saves the model and optimiser every ``every`` steps and at each epoch end."""
+
+    def __init__(self, run_dir: pathlib.Path, every: int, steps_per_epoch: int) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.every = int(every)
+        self.steps_per_epoch = steps_per_epoch
+
+    def _step(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        step = self._step()
+        if step % self.every == 0:
+            self._save(step)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self._save(self._step())
+
+    def _save(self, step: int) -> None:
+        if step == getattr(self, "_saved", None):
+            return
+        self._saved = step
+        _save_atomic(self.model, self.run_dir / "checkpoints" / "last.keras")
+        state = {"step": step, "epoch": step / self.steps_per_epoch}
+        _write_atomic(self.run_dir / "state.json", json.dumps(state))
+
+
+class _SampleColorizations(keras.callbacks.Callback):
+    """After each epoch, writes gray | colorized | truth for the same held-out photos."""
+
+    def __init__(self, folder: pathlib.Path, photos: np.ndarray, config: TrainConfig) -> None:
+        super().__init__()
+        self.folder = folder
+        self.photos = photos
+        self.size = int(math.ceil(config.image_size / 32) * 32)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        from colorlab.colorize import colorize, gray_rgb
+        from colorlab.plot import save_comparison
+
+        results = [colorize(self.model, photo, render_size=self.size) for photo in self.photos]
+        gray = [gray_rgb(photo) for photo in self.photos]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        save_comparison(
+            self.folder / f"epoch_{epoch + 1:03d}.png",
+            {"gray input": gray, f"epoch {epoch + 1}": results, "ground truth": self.photos},
+        )
+
