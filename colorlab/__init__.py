@@ -8,11 +8,15 @@ channels ab. The modules, one concept each:
   and hard encoding and annealed-mean decoding.
 - :mod:`colorlab.rebalance`: the empirical ab prior and class-rebalancing weights.
 - :mod:`colorlab.losses`: Keras losses (rebalanced cross-entropy, ab regression, smoothness).
+- :mod:`colorlab.models`: the model builders (imported here, so ``.keras`` files load).
+- :mod:`colorlab.train`, :mod:`colorlab.colorize`, :mod:`colorlab.evaluate`: train, colorize
+  photos of any size, and score the results against baselines; ``colorlab`` on the command
+  line (:mod:`colorlab.cli`) does the same.
 - :mod:`colorlab.plot`: the figures the notebooks show.
 - :mod:`colorlab.notebook`: set-up helpers for the notebooks (GPU check, quick mode).
 """
 
-from colorlab import color, losses, quantize, rebalance
+from colorlab import color, losses, models, quantize, rebalance
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.notebook import quick_mode
 from colorlab.quantize import ColorBins
@@ -30,6 +34,7 @@ __all__ = [
     "empirical_prior",
     "lab_to_rgb",
     "losses",
+    "models",
     "quantize",
     "quick_mode",
     "rebalance",

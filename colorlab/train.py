@@ -28,6 +28,7 @@ import json
 import math
 import os
 import pathlib
+import time
 from typing import Any
 
 import keras
@@ -78,8 +79,8 @@ class TrainConfig:
             ``resnet_colorizer``, ``iizuka_two_stream``, ``unet_generator``).
         model_args: Builder arguments, e.g. ``{"width": 0.125}``.
         data: A registry data set (``colorlab data list``) or a folder of photos.
-        train_split, val_split: Splits of ``data`` to train and validate on (None: all /
-            no validation).
+        train_split, val_split: Splits of ``data`` to train and validate on: "train", "val",
+            "test", or a union such as "train+val" (None: all photos / no validation).
         image_size: Training crop side (176 in Zhang et al.).
         batch_size: Photos per step, over all devices (40 in Zhang et al.).
         epochs: Epochs to train.
@@ -99,6 +100,8 @@ class TrainConfig:
             every epoch end).
         samples: Held-out photos colorized into ``samples/`` after each epoch (0: none).
         cache: Keep decoded photos in memory after the first epoch.
+        time_limit: Stop after this many minutes of training (None: no limit); the model
+            is saved as usual, and a later call resumes.
     """
 
     model: str = "zhang_eccv16"
@@ -126,6 +129,7 @@ class TrainConfig:
     checkpoint_every: int = 100
     samples: int = 4
     cache: bool = True
+    time_limit: float | None = None
 
     def __post_init__(self) -> None:
         if self.model not in RECIPES:
@@ -319,11 +323,14 @@ def train(
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
+        # After a resume the photos are reshuffled, seeded by the step reached.
+        start_hint = _saved_step(run_dir) if checkpoint.exists() else 0
+        source, split = _source(config, config.train_split, data_dir)
         train_data = make_dataset(
-            config.data, training=True, split=config.train_split, image_size=config.image_size,
+            source, split=split, training=True, image_size=config.image_size,
             target=config.target, batch_size=config.batch_size, cache=config.cache,
             labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
-            seed=config.seed,
+            seed=config.seed + start_hint, repeat=True,
         )
         photos = train_data.num_photos or config.batch_size
         steps_per_epoch = int(config.steps_per_epoch or max(1, photos // config.batch_size))
@@ -349,12 +356,12 @@ def train(
             keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
             keras.callbacks.TerminateOnNaN(),
         ]
+        if config.time_limit:
+            callbacks.append(_TimeLimit(config.time_limit * 60.0))
         if sample_photos is not None:
             callbacks.append(_SampleColorizations(run_dir / "samples", sample_photos, config))
         history: dict = {}
         epoch, done = divmod(start, steps_per_epoch)
-        # Data order after a resume: a fresh shuffle seeded by the step, then as usual.
-        repeated = _repeat_from(train_data, config, start, data_dir)
         phases = []
         if done and epoch < config.epochs:  # finish the interrupted epoch first
             phases.append((epoch, epoch + 1, steps_per_epoch - done))
@@ -362,16 +369,20 @@ def train(
         if epoch < config.epochs:
             phases.append((epoch, config.epochs, steps_per_epoch))
         val_steps = None
-        if val_data is not None and val_data.num_photos:
-            val_steps = -(-val_data.num_photos // config.batch_size)
+        if val_data is not None:
+            # Full batches only (a replica must never get an empty share): the photos repeat,
+            # and each evaluation takes enough batches to see every one at least once.
+            val_steps = -(-(val_data.num_photos or config.batch_size) // config.batch_size)
         for first, last, steps in phases:
             fit = model.fit(
-                repeated, initial_epoch=first, epochs=last, steps_per_epoch=steps,
+                train_data, initial_epoch=first, epochs=last, steps_per_epoch=steps,
                 validation_data=val_data, validation_steps=val_steps, callbacks=callbacks,
                 verbose=verbose, shuffle=False,
             )
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(values)
+            if model.stop_training:  # the time limit, or a NaN loss
+                break
         _save_atomic(model, run_dir / "model.keras")
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -400,22 +411,43 @@ def _prior_for(config: TrainConfig, data_dir: Any) -> np.ndarray | None:
         return zhang_imagenet_prior()
     from colorlab.data import dataset_prior
 
-    return dataset_prior(config.data, ColorBins.zhang313(), image_size=config.image_size,
+    source, split = _source(config, config.train_split, data_dir)
+    if split is not None:
+        from colorlab.pipeline import make_dataset
+
+        source = make_dataset(source, split=split, training=False, data_dir=data_dir,
+                              target=None).scan_report
+    return dataset_prior(source, ColorBins.zhang313(), image_size=config.image_size,
                          data_dir=data_dir)
 
 
-def _repeat_from(dataset: Any, config: TrainConfig, step: int, data_dir: Any) -> Any:
-    """The training batches, repeated forever; after a resume, reshuffled by the step."""
-    if step:
-        from colorlab.pipeline import make_dataset
+def _source(config: TrainConfig, split: str | None, data_dir: Any) -> tuple[Any, str | None]:
+    """(source, split) for make_dataset; a union of splits ("train+val") becomes a file list."""
+    if split is None or "+" not in split:
+        return config.data, split
+    from colorlab import registry
+    from colorlab.images import list_images, split_paths
 
-        dataset = make_dataset(
-            config.data, training=True, split=config.train_split, image_size=config.image_size,
-            target=config.target, batch_size=config.batch_size, cache=config.cache,
-            labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
-            seed=config.seed + step,
-        )
-    return dataset.repeat()
+    parts = split.split("+")
+    if config.data in registry.names():
+        files = [f for part in parts for f in registry.image_files(config.data, part, data_dir)[0]]
+    elif pathlib.Path(config.data).is_dir():
+        splits = split_paths(list_images(config.data), root=config.data)
+        unknown = [part for part in parts if part not in splits]
+        if unknown:
+            raise ValueError(f"Unknown split(s) {unknown}; use train, val and test.")
+        files = [f for part in parts for f in splits[part]]
+    else:
+        raise ValueError(f"{config.data!r} is neither a registry data set nor a folder.")
+    return files, None
+
+
+def _saved_step(run_dir: pathlib.Path) -> int:
+    """The step of the last checkpoint, from state.json (0 if unreadable)."""
+    try:
+        return int(json.loads((run_dir / "state.json").read_text())["step"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | None]:
@@ -425,15 +457,17 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
     if config.val_split is None:
         return None, None
     try:
-        common = dict(training=False, split=config.val_split, image_size=config.image_size,
+        source, split = _source(config, config.val_split, data_dir)
+        common = dict(training=False, split=split, image_size=config.image_size,
                       data_dir=data_dir)
         val = make_dataset(
-            config.data, target=config.target, batch_size=config.batch_size,
-            labels="folder" if config.target == "ab+label" else None, **common,
+            source, target=config.target, batch_size=config.batch_size,
+            labels="folder" if config.target == "ab+label" else None, repeat=True,
+            drop_remainder=True, **common,
         )
         photos = None
         if config.samples:
-            rgb = make_dataset(config.data, target=None, batch_size=config.samples, **common)
+            rgb = make_dataset(source, target=None, batch_size=config.samples, **common)
             photos = np.round(next(iter(rgb)).numpy() * 255).astype(np.uint8)
     except ValueError as error:  # e.g. a split with no photos
         print(f"No validation: {error}")
@@ -492,6 +526,19 @@ class _StepCheckpoint(keras.callbacks.Callback):
         _save_atomic(self.model, self.run_dir / "checkpoints" / "last.keras")
         state = {"step": step, "epoch": step / self.steps_per_epoch}
         _write_atomic(self.run_dir / "state.json", json.dumps(state))
+
+
+class _TimeLimit(keras.callbacks.Callback):
+    """Stops training once ``seconds`` have passed (checked after every step)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.start = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if time.monotonic() - self.start > self.seconds:
+            self.model.stop_training = True
 
 
 class _SampleColorizations(keras.callbacks.Callback):

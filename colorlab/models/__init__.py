@@ -27,7 +27,11 @@ builder                      paper or source                                   o
 
 from __future__ import annotations
 
+import os
+import pathlib
 from typing import Any
+
+import keras
 
 from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel, names
 from colorlab.models.gan import GAN_PRESETS, patch_discriminator, unet_generator
@@ -60,6 +64,7 @@ __all__ = [
     "count_params",
     "iizuka_two_stream",
     "joint_loss",
+    "load_model",
     "names",
     "patch_discriminator",
     "receptive_field",
@@ -72,6 +77,31 @@ __all__ = [
     "zhang_eccv16",
     "zhang_inference_model",
 ]
+
+
+def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
+    """Loads a colorlab ``.keras`` file (``safe_mode=True``), or a run folder's ``model.keras``.
+
+    Args:
+        path: A ``.keras`` file, or a run folder of :func:`colorlab.train.train` (its
+            ``model.keras``, else its last checkpoint).
+        compile: Restore the loss and optimiser too (False for inference only).
+
+    Raises:
+        FileNotFoundError: No model file at ``path``.
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        candidates = [path / "model.keras", path / "checkpoints" / "last.keras"]
+        found = [c for c in candidates if c.is_file()]
+        if not found:
+            raise FileNotFoundError(f"{path} holds no model.keras or checkpoints/last.keras.")
+        path = found[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"No model file at {path}.")
+    if path.suffix != ".keras":
+        raise ValueError(f"{path.name} is not a .keras file; colorlab saves models as .keras.")
+    return keras.models.load_model(path, compile=compile, safe_mode=True)
 
 
 def build(name: str, **kwargs: Any) -> BuiltModel:

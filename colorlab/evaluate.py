@@ -1,0 +1,267 @@
+"""Honest metrics for colorizations, against the baselines every model must beat.
+
+On held-out photos, per method (each model, and the baselines):
+
+- **AuC**: the area under the cumulative ab-error curve, thresholds 0 to 150 (Zhang, Isola &
+  Efros, ECCV 2016, Table 1): the fraction of pixels whose ab lies within t of the truth,
+  averaged over t. 1 is perfect.
+- **AuC rebalanced**: the same with every pixel weighted by the inverse prior of its true
+  colour bin, so rare, saturated colours count as much as common dull ones (Zhang et al.'s
+  class-rebalanced AuC). A gray result scores well on plain AuC and badly here.
+- **PSNR** and **SSIM** of the RGB result (``skimage.metrics``).
+- **Colourfulness** (Hasler & Suesstrunk 2003) of result and ground truth: how vivid, not
+  how right.
+- **Accuracy**: the fraction of pixels whose a and b are both within a tolerance of the truth
+  (the pixel accuracy of Nazeri et al. 2018; here in Lab units, 5 by default).
+
+Baselines: **gray** (a = b = 0: the input itself) and **mean colour** (every pixel gets the
+training data's mean ab).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import pathlib
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from colorlab import color
+from colorlab.quantize import ColorBins
+
+__all__ = [
+    "AUC_MAX_THRESHOLD",
+    "Evaluation",
+    "auc_from_errors",
+    "colourfulness",
+    "evaluate",
+    "mean_ab",
+    "photo_metrics",
+]
+
+#: Zhang et al.'s AuC integrates the cumulative error curve from 0 to this ab distance.
+AUC_MAX_THRESHOLD = 150
+#: Metric columns, in table order.
+COLUMNS = ("auc", "auc_rebalanced", "psnr", "ssim", "colourfulness", "accuracy")
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler & Suesstrunk (2003) colourfulness M of an RGB image (uint8, or floats in [0, 1]).
+
+    ``M = sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2)`` with ``rg = R - G`` and
+    ``yb = (R + G) / 2 - B`` on the 0-255 scale. A gray image scores 0; ~20 is "slightly",
+    ~60 "quite", above ~100 "extremely" colourful.
+    """
+    rgb = np.asarray(rgb)
+    scale = 1.0 if rgb.dtype == np.uint8 else 255.0
+    rgb = rgb.astype(np.float64) * scale
+    rg = rgb[..., 0] - rgb[..., 1]
+    yb = 0.5 * (rgb[..., 0] + rgb[..., 1]) - rgb[..., 2]
+    spread = np.sqrt(rg.std() ** 2 + yb.std() ** 2)
+    centre = np.sqrt(rg.mean() ** 2 + yb.mean() ** 2)
+    return float(spread + 0.3 * centre)
+
+
+def auc_from_errors(errors: np.ndarray, weights: np.ndarray | None = None,
+                    max_threshold: int = AUC_MAX_THRESHOLD) -> float:
+    """Area under the cumulative error curve, normalised to [0, 1].
+
+    Args:
+        errors: Per-pixel ab distances (any shape).
+        weights: Per-pixel weights of the same shape (None: all 1).
+        max_threshold: Thresholds 0, 1, ..., max_threshold.
+    """
+    return float(_cumulative_curve(_error_histogram(errors, weights, max_threshold)).mean())
+
+
+def mean_ab(photos: Sequence[np.ndarray]) -> np.ndarray:
+    """The mean ab over every pixel of some photos (the "mean colour" baseline), shape (2,)."""
+    total, count = np.zeros(2), 0
+    for photo in photos:
+        ab = color.rgb_to_lab(photo)[..., 1:].reshape(-1, 2)
+        total += ab.sum(axis=0)
+        count += len(ab)
+    return (total / max(count, 1)).astype(np.float32)
+
+
+def photo_metrics(result: np.ndarray, truth: np.ndarray, *, bin_weights: np.ndarray,
+                  bins: ColorBins, tolerance: float = 5.0) -> dict:
+    """The metrics of one colorized photo against its ground truth (both (H, W, 3) uint8).
+
+    Returns:
+        A dict with the :data:`COLUMNS` (AuC values of this photo alone), plus the error
+        histograms ``_hist`` and ``_hist_rebalanced`` that :func:`evaluate` pools.
+    """
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    if result.shape != truth.shape:
+        raise ValueError(f"result {result.shape} and truth {truth.shape} differ in shape.")
+    ab_result = color.rgb_to_lab(result)[..., 1:]
+    ab_truth = color.rgb_to_lab(truth)[..., 1:]
+    diff = ab_result - ab_truth
+    errors = np.sqrt(np.sum(diff * diff, axis=-1))
+    weights = bin_weights[np.asarray(bins.hard_encode(ab_truth))]
+    hist = _error_histogram(errors)
+    hist_rebalanced = _error_histogram(errors, weights)
+    return {
+        "auc": float(_cumulative_curve(hist).mean()),
+        "auc_rebalanced": float(_cumulative_curve(hist_rebalanced).mean()),
+        "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
+        "ssim": float(structural_similarity(truth, result, channel_axis=-1, data_range=255)),
+        "colourfulness": colourfulness(result),
+        "accuracy": float(np.mean(np.all(np.abs(diff) <= tolerance, axis=-1))),
+        "_hist": hist,
+        "_hist_rebalanced": hist_rebalanced,
+    }
+
+
+@dataclasses.dataclass
+class Evaluation:
+    """The outcome of :func:`evaluate`: one row per method, and the images behind them."""
+
+    rows: list[dict]
+    truth_colourfulness: float
+    photos: list[np.ndarray]
+    results: dict[str, list[np.ndarray]]
+    names: list[str]
+
+    def row(self, method: str) -> dict:
+        return next(r for r in self.rows if r["method"] == method)
+
+    def markdown(self) -> str:
+        """The table as Markdown, with the ground truth's row last."""
+        head = ["method", "AuC", "AuC rebal.", "PSNR dB", "SSIM", "colourfulness", "acc."]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            lines.append(
+                f"| {r['method']} | {r['auc']:.3f} | {r['auc_rebalanced']:.3f} | "
+                f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['colourfulness']:.1f} | "
+                f"{r['accuracy']:.3f} |"
+            )
+        lines.append(f"| ground truth | 1.000 | 1.000 | inf | 1.000 | "
+                     f"{self.truth_colourfulness:.1f} | 1.000 |")
+        return "\n".join(lines) + "\n"
+
+    def write(self, out_dir: str | os.PathLike, figure_rows: int = 6) -> dict[str, pathlib.Path]:
+        """Writes ``metrics.csv``, ``metrics.md`` and ``comparison.png`` into ``out_dir``."""
+        from colorlab.colorize import gray_rgb
+        from colorlab.plot import save_comparison
+
+        out = pathlib.Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"csv": out / "metrics.csv", "markdown": out / "metrics.md",
+                 "figure": out / "comparison.png"}
+        with open(paths["csv"], "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["method", *COLUMNS])
+            writer.writeheader()
+            for r in self.rows:
+                writer.writerow({k: r[k] for k in ["method", *COLUMNS]})
+            writer.writerow({"method": "ground truth", "auc": 1.0, "auc_rebalanced": 1.0,
+                             "psnr": "inf", "ssim": 1.0,
+                             "colourfulness": self.truth_colourfulness, "accuracy": 1.0})
+        paths["markdown"].write_text(self.markdown())
+        count = min(figure_rows, len(self.photos))
+        columns = {"gray input": [gray_rgb(p) for p in self.photos[:count]]}
+        for method, images in self.results.items():
+            if method != "gray":
+                columns[method] = images[:count]
+        columns["ground truth"] = self.photos[:count]
+        save_comparison(paths["figure"], columns, row_titles=self.names[:count])
+        return paths
+
+
+def evaluate(
+    methods: dict[str, Any],
+    photos: Sequence[np.ndarray],
+    *,
+    names: Sequence[str] | None = None,
+    mean_colour: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+    tolerance: float = 5.0,
+    render_size: int = 256,
+    temperature: float = 0.38,
+) -> Evaluation:
+    """Scores models (and the gray and mean-colour baselines) on held-out photos.
+
+    Args:
+        methods: {name: a colorlab model, or a function photo (uint8) -> result (uint8)}.
+        photos: Ground-truth (H, W, 3) uint8 photos; each model sees only their L.
+        names: A name per photo, for the figure.
+        mean_colour: The training data's mean ab (see :func:`mean_ab`) for the mean-colour
+            baseline (None: that baseline is left out).
+        prior: The (313,) ab prior for the rebalanced AuC (default: Zhang's ImageNet prior).
+        tolerance: Accuracy tolerance in Lab units.
+        render_size, temperature: As for :func:`colorlab.colorize.colorize`.
+
+    Returns:
+        An :class:`Evaluation`; ``.write(folder)`` saves the table and the figure.
+    """
+    from colorlab.colorize import colorize, gray_rgb
+    from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
+
+    photos = [np.asarray(p) for p in photos]
+    if not photos:
+        raise ValueError("evaluate needs at least one photo.")
+    for p in photos:
+        if p.dtype != np.uint8 or p.ndim != 3 or p.shape[-1] != 3:
+            raise ValueError(f"evaluate takes (H, W, 3) uint8 photos, got {p.shape} {p.dtype}.")
+    bins = ColorBins.zhang313()
+    # lam = 0: weights proportional to 1 / prior, every colour class counts equally.
+    bin_weights = rebalance_weights(prior if prior is not None else zhang_imagenet_prior(), 0.0)
+
+    candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {"gray": gray_rgb}
+    if mean_colour is not None:
+        candidates["mean colour"] = lambda p: _constant_ab(p, mean_colour)
+    for name, method in methods.items():
+        if callable(method) and not hasattr(method, "outputs"):
+            candidates[name] = method
+        else:
+            candidates[name] = lambda p, m=method: colorize(
+                m, p, render_size=render_size, temperature=temperature
+            )
+    rows, results = [], {}
+    for name, method in candidates.items():
+        outputs = [method(p) for p in photos]
+        scores = [photo_metrics(o, p, bin_weights=bin_weights, bins=bins, tolerance=tolerance)
+                  for o, p in zip(outputs, photos)]
+        row = {"method": name}
+        row["auc"] = float(_cumulative_curve(sum(s["_hist"] for s in scores)).mean())
+        row["auc_rebalanced"] = float(
+            _cumulative_curve(sum(s["_hist_rebalanced"] for s in scores)).mean()
+        )
+        for key in ("psnr", "ssim", "colourfulness", "accuracy"):
+            row[key] = float(np.mean([s[key] for s in scores]))
+        rows.append(row)
+        results[name] = outputs
+    truth = float(np.mean([colourfulness(p) for p in photos]))
+    names = list(names) if names is not None else [f"photo {i + 1}" for i in range(len(photos))]
+    return Evaluation(rows, truth, photos, results, names)
+
+
+# === Internals ================================================================================
+
+
+def _error_histogram(errors: Any, weights: Any = None,
+                     max_threshold: int = AUC_MAX_THRESHOLD) -> np.ndarray:
+    """Weighted counts of errors in (t - 1, t] for t = 0..max_threshold, then above it."""
+    errors = np.asarray(errors, np.float64).ravel()
+    weights = None if weights is None else np.asarray(weights, np.float64).ravel()
+    index = np.minimum(np.ceil(errors), max_threshold + 1).astype(np.int64)
+    return np.bincount(index, weights=weights, minlength=max_threshold + 2)
+
+
+def _cumulative_curve(hist: np.ndarray) -> np.ndarray:
+    """Fraction of (weighted) pixels with error <= t, for t = 0..max_threshold (exact)."""
+    total = hist.sum()
+    if total <= 0:
+        return np.zeros(len(hist) - 1)
+    return np.cumsum(hist)[:-1] / total
+
+
+def _constant_ab(photo: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    lightness = color.rgb_to_lightness(photo)
+    lab = np.concatenate([lightness, np.broadcast_to(np.asarray(ab, np.float32),
+                                                     (*lightness.shape[:2], 2))], axis=-1)
+    return np.round(color.lab_to_rgb(lab, validate=False) * 255.0).astype(np.uint8)
