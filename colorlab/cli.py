@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """Train a small Zhang model, colorize held-out photos, evaluate against the baselines."""
-    from colorlab import evaluate
+    from colorlab import registry
     from colorlab.colorize import colorize_folder
     from colorlab.train import TrainConfig, train
 
@@ -76,21 +76,14 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  {result.steps} steps in {time.monotonic() - started:.0f} s "
           f"(resumed from step {result.resumed_from_step}); model: {out / 'run' / 'model.keras'}")
 
-    held_out = _held_out_files(args.data)
+    held_out = registry.split_files(args.data, "test")
+    if not held_out:
+        raise ValueError(f"{args.data!r} has no photos in its test split to hold out.")
     report = colorize_folder(result.model, held_out, out / "colorized", overwrite=True,
                              progress=False, render_size=args.image_size)
     print(f"  colorized {len(report.written)} held-out photos into {out / 'colorized'}")
-
-    train_files = _split_files(args.data, ("train", "val"))
-    mean = evaluate.mean_ab([_centre(_read_rgb(f), 256) for f in train_files])
-    photos = [_centre(_read_rgb(f), 256) for f in held_out]
-    scores = evaluate.evaluate({"zhang (demo)": result.model}, photos,
-                               names=[pathlib.Path(f).stem for f in held_out],
-                               mean_colour=mean, prior=None, render_size=args.image_size)
-    paths = scores.write(out)
-    print()
-    print(scores.markdown())
-    print(f"  metrics: {paths['csv']}, {paths['markdown']}; figure: {paths['figure']}")
+    _score({"zhang (demo)": result.model}, args.data, "test", "train+val", size=256,
+           render_size=args.image_size, out=out)
     return 0
 
 
@@ -132,28 +125,13 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from colorlab import evaluate
     from colorlab.models import load_model
 
     methods = {pathlib.Path(m).stem if pathlib.Path(m).is_file() else pathlib.Path(m).name:
                load_model(m, compile=False) for m in args.model}
-    files = _split_files(args.data, (args.split,))
-    if args.limit:
-        files = files[: args.limit]
-    if not files:
-        raise ValueError(f"No photos in the {args.split!r} split of {args.data!r}.")
-    photos = [_centre(_read_rgb(f), args.size) for f in files]
-    mean = None
-    if args.split != "train":
-        train_files = _split_files(args.data, ("train",))[: max(args.limit or 500, 1)]
-        if train_files:
-            mean = evaluate.mean_ab([_centre(_read_rgb(f), args.size) for f in train_files])
-    scores = evaluate.evaluate(methods, photos, names=[pathlib.Path(f).stem for f in files],
-                               mean_colour=mean, render_size=args.size,
-                               temperature=args.temperature)
-    paths = scores.write(args.out)
-    print(scores.markdown())
-    print(f"metrics: {paths['csv']}; figure: {paths['figure']}")
+    _score(methods, args.data, args.split, None if args.split == "train" else "train",
+           size=args.size, render_size=args.size, out=args.out, limit=args.limit,
+           temperature=args.temperature)
     return 0
 
 
@@ -191,57 +169,46 @@ def _data_prior(args: argparse.Namespace) -> int:
 # === Helpers ==================================================================================
 
 
-def _read_rgb(path: str | os.PathLike):
-    """A photo file as (H, W, 3) uint8 (gray replicated, alpha dropped, 16-bit reduced)."""
+def _score(methods: dict, data: str, split: str, train_split: str | None, *, size: int,
+           render_size: int, out: str | os.PathLike, limit: int | None = None,
+           temperature: float = 0.38) -> None:
+    """Evaluates ``methods`` on a split of ``data`` (the mean-colour baseline from
+    ``train_split``), writes the table and figure into ``out``, and prints the table."""
+    from colorlab import evaluate, registry
+
+    files = registry.split_files(data, split)[:limit]
+    if not files:
+        raise ValueError(f"No photos in the {split!r} split of {data!r}.")
+    photos, names = _photos(files, size)
+    mean = None
+    if train_split is not None:
+        train_files = registry.split_files(data, train_split)[: limit or 500]
+        if train_files:
+            mean = evaluate.mean_ab(_photos(train_files, size)[0])
+    scores = evaluate.evaluate(methods, photos, names=names, mean_colour=mean,
+                               render_size=render_size, temperature=temperature)
+    paths = scores.write(out)
+    print()
+    print(scores.markdown())
+    print(f"metrics: {paths['csv']}, {paths['markdown']}; figure: {paths['figure']}")
+
+
+def _photos(files: Sequence, size: int) -> tuple[list, list[str]]:
+    """Centre crops (size x size uint8) of photo files, read by the input pipeline (EXIF
+    orientation, any format; unreadable files skipped and reported), and their names."""
     import numpy as np
 
-    from colorlab.colorize import read_image
+    from colorlab.pipeline import make_dataset
 
-    image = read_image(path)
-    if image.dtype == np.uint16:
-        image = (image // 257).astype(np.uint8)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3])
-
-
-def _centre(image, size: int):
-    """Scales the short side to ``size`` and takes the centre square (uint8)."""
-    import cv2
-
-    h, w = image.shape[:2]
-    scale = size / min(h, w)
-    resized = cv2.resize(image, (max(size, round(w * scale)), max(size, round(h * scale))),
-                         interpolation=cv2.INTER_AREA)
-    top = (resized.shape[0] - size) // 2
-    left = (resized.shape[1] - size) // 2
-    return resized[top:top + size, left:left + size]
-
-
-def _split_files(data: str, splits: Sequence[str]) -> list[pathlib.Path]:
-    """The photo files of some splits of a registry data set or a folder."""
-    from colorlab import registry
-    from colorlab.images import list_images, split_paths
-
-    if data in registry.names():
-        if registry.entry(data).get("kind") == "arrays":
-            raise ValueError(f"{data!r} is stored as arrays; use a data set of photo files.")
-        return [f for s in splits for f in registry.image_files(data, s)[0]]
-    folder = pathlib.Path(data)
-    if not folder.is_dir():
-        raise ValueError(
-            f"{data!r} is neither a data set of the registry ({', '.join(registry.names())}) "
-            "nor a folder."
-        )
-    parts = split_paths(list_images(folder), root=folder)
-    return [f for s in splits for f in parts[s]]
-
-
-def _held_out_files(data: str) -> list[pathlib.Path]:
-    files = _split_files(data, ("test",))
-    if not files:
-        raise ValueError(f"{data!r} has no photos in its test split to hold out.")
-    return files
+    dataset = make_dataset(list(files), training=False, target=None, image_size=size,
+                           short_side=size, batch_size=16, gray_fraction=None)
+    report = dataset.scan_report
+    if report.skipped:
+        print(f"  {report.summary()}")
+    photos = [np.round(photo * 255.0).astype(np.uint8)
+              for batch in dataset for photo in batch.numpy()]
+    names = [pathlib.Path(info.path).stem for info in report.usable]
+    return photos, names if len(names) == len(photos) else None
 
 
 # === Parser ===================================================================================

@@ -23,10 +23,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
 from colorlab.images import MAX_PIXELS, list_images
+from colorlab.models import model_bins
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "ColorizeReport", "colorize", "colorize_folder", "gray_rgb", "model_bins", "read_image",
+    "ColorizeReport", "colorize", "colorize_folder", "gray_rgb", "read_image", "with_ab",
 ]
 
 #: Every colorlab model accepts sides that are multiples of this.
@@ -77,7 +78,7 @@ def colorize(
     if out.shape[-1] == 2:
         ab_small = out * color.AB_SCALE
     else:
-        chosen = bins if bins is not None else model_bins(model)
+        chosen = bins if bins is not None else model_bins(model)  # Zhang's 313 by default
         if out.shape[-1] != len(chosen):
             raise ValueError(
                 f"The model outputs {out.shape[-1]} channels: neither ab (2) nor logits over "
@@ -88,37 +89,33 @@ def colorize(
     result = np.empty((height, width, 3), np.uint8)
     for top in range(0, height, _STRIP_ROWS):
         rows = slice(top, top + _STRIP_ROWS)
-        lab = np.concatenate([color.rgb_to_lightness(rgb[rows]), ab[rows]], axis=-1)
+        lab = color.join_lab(color.rgb_to_lightness(rgb[rows]), ab[rows])
         result[rows] = np.round(color.lab_to_rgb(lab, validate=False) * 255.0).astype(np.uint8)
     if alpha is not None:
         result = np.concatenate([result, alpha[..., None]], axis=-1)
     return result
 
 
-def gray_rgb(image: np.ndarray) -> np.ndarray:
-    """The photo without its colour: its own L with a = b = 0, as (H, W, 3) uint8 RGB.
+def with_ab(image: np.ndarray, ab: Any) -> np.ndarray:
+    """The photo's own L with a constant ab, as (H, W, 3) uint8 RGB.
 
-    The gray baseline of evaluation, and the input panel of comparison figures.
+    Args:
+        image: As for :func:`colorize`.
+        ab: (2,) a and b for every pixel.
     """
     rgb, _ = _as_rgb(image)
     lightness = color.rgb_to_lightness(rgb)
-    lab = np.concatenate([lightness, np.zeros_like(lightness), np.zeros_like(lightness)], -1)
-    gray = np.round(color.lab_to_rgb(lab, validate=False)[..., :1] * 255.0).astype(np.uint8)
-    return np.repeat(gray, 3, axis=-1)
+    ab = np.broadcast_to(np.asarray(ab, lightness.dtype), (*lightness.shape[:2], 2))
+    lab = color.join_lab(lightness, ab)
+    return np.round(color.lab_to_rgb(lab, validate=False) * 255.0).astype(np.uint8)
 
 
-def model_bins(model: keras.Model) -> ColorBins:
-    """The ab bins of a bin model: those saved with it, else Zhang's 313 for 313 outputs."""
-    saved = getattr(model, "arguments", {}).get("num_bins")
-    if isinstance(saved, dict):
-        return ColorBins.from_config(saved)
-    channels = model.outputs[0].shape[-1] if not isinstance(model.output, dict) else None
-    if channels in (None, 313):
-        return ColorBins.zhang313()
-    raise ValueError(
-        f"The model predicts {channels} bins and does not say which; pass bins= (the "
-        "ColorBins its targets were encoded with)."
-    )
+def gray_rgb(image: np.ndarray) -> np.ndarray:
+    """The photo without its colour (a = b = 0), as (H, W, 3) uint8 RGB.
+
+    The gray baseline of evaluation, and the input panel of comparison figures.
+    """
+    return with_ab(image, (0.0, 0.0))
 
 
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -238,10 +235,7 @@ def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
         scale = 255.0 if image.dtype == np.uint8 else 65535.0
     elif image.dtype.kind == "f":
         image = image.astype(np.float32, copy=False)
-        lo, hi = float(np.min(image)), float(np.max(image))
-        if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -1e-3 or hi > 1.0 + 1e-3:
-            hint = " It looks like 0-255: divide by 255.0 or pass uint8." if hi > 2 else ""
-            raise ValueError(f"Float images must be in [0, 1], got {lo:.4g} to {hi:.4g}.{hint}")
+        color._check_rgb_range(float(np.min(image)), float(np.max(image)), "colorize")
         image = np.clip(image, 0.0, 1.0)
         scale = 1.0
     else:

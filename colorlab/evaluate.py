@@ -198,7 +198,7 @@ def evaluate(
     Returns:
         An :class:`Evaluation`; ``.write(folder)`` saves the table and the figure.
     """
-    from colorlab.colorize import colorize, gray_rgb
+    from colorlab.colorize import colorize, gray_rgb, with_ab
     from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
 
     photos = [np.asarray(p) for p in photos]
@@ -213,7 +213,7 @@ def evaluate(
 
     candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {"gray": gray_rgb}
     if mean_colour is not None:
-        candidates["mean colour"] = lambda p: _constant_ab(p, mean_colour)
+        candidates["mean colour"] = lambda p: with_ab(p, mean_colour)
     for name, method in methods.items():
         if callable(method) and not hasattr(method, "outputs"):
             candidates[name] = method
@@ -258,10 +258,3 @@ def _cumulative_curve(hist: np.ndarray) -> np.ndarray:
     if total <= 0:
         return np.zeros(len(hist) - 1)
     return np.cumsum(hist)[:-1] / total
-
-
-def _constant_ab(photo: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    lightness = color.rgb_to_lightness(photo)
-    lab = np.concatenate([lightness, np.broadcast_to(np.asarray(ab, np.float32),
-                                                     (*lightness.shape[:2], 2))], axis=-1)
-    return np.round(color.lab_to_rgb(lab, validate=False) * 255.0).astype(np.uint8)

@@ -26,7 +26,10 @@ import yaml
 from colorlab.fetch import data_home, download, extract
 from colorlab.images import list_images, split_paths
 
-__all__ = ["describe", "entry", "fetch", "image_files", "load_arrays", "load_registry", "names"]
+__all__ = [
+    "describe", "entry", "fetch", "image_files", "load_arrays", "load_registry", "names",
+    "split_files",
+]
 
 
 @functools.lru_cache(maxsize=None)
@@ -135,6 +138,38 @@ def image_files(
             paths = split_paths(paths, root=root)[split]
     manifest = data_home(data_dir) / name / f"scan-{split or 'all'}.json"
     return paths, manifest
+
+
+def split_files(
+    source: str | os.PathLike, split: str, data_dir: str | os.PathLike | None = None
+) -> list[pathlib.Path]:
+    """The photo files of one split, or a union such as "train+val", of a data set or folder.
+
+    Args:
+        source: A registry data set of photo files, or a folder (split by file-name hash).
+        split: "train", "val", "test", or several joined by "+".
+
+    Raises:
+        ValueError: an unknown split, a data set stored as arrays, or neither a data set
+            nor a folder.
+    """
+    parts = split.split("+")
+    unknown = [part for part in parts if part not in ("train", "val", "test")]
+    if unknown:
+        raise ValueError(f"Unknown split(s) {unknown}; the splits are train, val and test.")
+    if isinstance(source, str) and source in names():
+        if entry(source).get("kind") == "arrays":
+            raise ValueError(f"{source!r} is stored as arrays, not photo files; use its "
+                             "'train' or 'test' split with make_dataset.")
+        return [f for part in parts for f in image_files(source, part, data_dir)[0]]
+    folder = pathlib.Path(source)
+    if not folder.is_dir():
+        raise ValueError(
+            f"{source!r} is neither a data set of the registry ({', '.join(names())}) nor a "
+            "folder."
+        )
+    splits = split_paths(list_images(folder), root=folder)
+    return [f for part in parts for f in splits[part]]
 
 
 def load_arrays(name: str = "cifar10", data_dir: str | os.PathLike | None = None) -> dict:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import pathlib
 import time
@@ -134,8 +133,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.model not in RECIPES:
             trainable = ", ".join(RECIPES)
-            hint = " (train it as the GAN's discriminator)" if self.model in models.BUILDERS else ""
-            raise ValueError(f"Unknown model {self.model!r}{hint}; train one of: {trainable}.")
+            problem = (f"Model {self.model!r} is not trained on its own"
+                       if self.model in models.BUILDERS else f"Unknown model {self.model!r}")
+            raise ValueError(f"{problem}; train one of: {trainable}.")
         recipe = RECIPES[self.model]
         for key in ("optimizer", "learning_rate", "beta_1", "beta_2", "weight_decay", "loss"):
             if getattr(self, key) is None and key in recipe:
@@ -272,8 +272,9 @@ def compile_for(
     elif config.target == "ab+label":
         model.compile(optimizer, **models.joint_loss(), jit_compile=jit)
     else:
-        loss = {"mse": "mse", "l1": "mae", "huber": keras.losses.Huber(0.1)}[config.loss]
-        model.compile(optimizer, loss=loss, jit_compile=jit)
+        norm = {"mse": "l2", "l1": "l1", "huber": "huber"}[config.loss]
+        # Huber's switch at 0.1 of the model's ab / 110 units: 11 ab units.
+        model.compile(optimizer, loss=losses.ABRegression(norm, delta=0.1), jit_compile=jit)
 
 
 # === The run ==================================================================================
@@ -425,21 +426,9 @@ def _source(config: TrainConfig, split: str | None, data_dir: Any) -> tuple[Any,
     """(source, split) for make_dataset; a union of splits ("train+val") becomes a file list."""
     if split is None or "+" not in split:
         return config.data, split
-    from colorlab import registry
-    from colorlab.images import list_images, split_paths
+    from colorlab.registry import split_files
 
-    parts = split.split("+")
-    if config.data in registry.names():
-        files = [f for part in parts for f in registry.image_files(config.data, part, data_dir)[0]]
-    elif pathlib.Path(config.data).is_dir():
-        splits = split_paths(list_images(config.data), root=config.data)
-        unknown = [part for part in parts if part not in splits]
-        if unknown:
-            raise ValueError(f"Unknown split(s) {unknown}; use train, val and test.")
-        files = [f for part in parts for f in splits[part]]
-    else:
-        raise ValueError(f"{config.data!r} is neither a registry data set nor a folder.")
-    return files, None
+    return split_files(config.data, split, data_dir), None
 
 
 def _saved_step(run_dir: pathlib.Path) -> int:
@@ -548,7 +537,7 @@ class _SampleColorizations(keras.callbacks.Callback):
         super().__init__()
         self.folder = folder
         self.photos = photos
-        self.size = int(math.ceil(config.image_size / 32) * 32)
+        self.size = config.image_size  # colorize rounds it to the models' multiple
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         from colorlab.colorize import colorize, gray_rgb

@@ -194,7 +194,7 @@ def test_colorize_accepts_gray_rgba_16bit_and_refuses_0_255_floats():
     assert out.shape == (40, 50, 4) and np.all(out[..., 3] == 77)
     sixteen = gray.astype(np.uint16) * 257
     np.testing.assert_array_equal(colorize(model, sixteen), colorize(model, gray))
-    with pytest.raises(ValueError, match="divide by 255"):
+    with pytest.raises(ValueError, match="divide it by 255"):
         colorize(model, gray.astype(np.float32))
     with pytest.raises(ValueError, match="RGBA"):
         colorize(model, np.zeros((4, 4, 2), np.uint8))

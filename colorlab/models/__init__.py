@@ -46,7 +46,7 @@ from colorlab.models.summary import (
     summary_table,
 )
 from colorlab.models.vgg import set_encoder_trainable, vgg16_colorizer
-from colorlab.models.zhang import zhang_eccv16, zhang_inference_model
+from colorlab.models.zhang import model_bins, zhang_eccv16, zhang_inference_model
 
 __all__ = [
     "AnnealedMeanDecode",
@@ -65,6 +65,7 @@ __all__ = [
     "iizuka_two_stream",
     "joint_loss",
     "load_model",
+    "model_bins",
     "names",
     "patch_discriminator",
     "receptive_field",

@@ -10,7 +10,7 @@ model (``conv1_1`` ... ``conv8_3``), except the last 1 x 1 convolution (Caffe's
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import keras
 
@@ -27,7 +27,7 @@ from colorlab.models._base import (
 from colorlab.models.layers import AnnealedMeanDecode
 from colorlab.quantize import ColorBins
 
-__all__ = ["zhang_eccv16", "zhang_inference_model"]
+__all__ = ["model_bins", "zhang_eccv16", "zhang_inference_model"]
 
 
 @register_builder("bins")
@@ -119,6 +119,25 @@ def zhang_eccv16(
     return BuiltModel(inputs, logits, builder="zhang_eccv16", arguments=arguments, name=name)
 
 
+def model_bins(model: keras.Model) -> ColorBins:
+    """The ab bins of a bin-logit model: those saved with it (a :func:`zhang_eccv16` built
+    from ColorBins), else Zhang's 313 for a model with 313 outputs.
+
+    Raises:
+        ValueError: the model has another number of outputs and no saved bins.
+    """
+    saved = getattr(model, "arguments", {}).get("num_bins")
+    if isinstance(saved, dict):
+        return ColorBins.from_config(saved)
+    q = model.outputs[0].shape[-1]
+    if q == 313:
+        return ColorBins.zhang313()
+    raise ValueError(
+        f"The model predicts {q} bins and does not say which; pass bins= (the ColorBins its "
+        "targets were encoded with, e.g. ColorBins.grid() for 484)."
+    )
+
+
 def zhang_inference_model(
     model: keras.Model,
     bins: ColorBins | None = None,
@@ -141,17 +160,7 @@ def zhang_inference_model(
         sharing the trained model's layers (no copy of the weights).
     """
     q = model.outputs[0].shape[-1]
-    if bins is None:
-        saved = getattr(model, "arguments", {}).get("num_bins")
-        if isinstance(saved, dict):
-            bins = ColorBins.from_config(saved)
-        elif q == 313:
-            bins = ColorBins.zhang313()
-        else:
-            raise ValueError(
-                f"The model predicts {q} bins and does not say which; pass bins= (the "
-                "ColorBins its targets were encoded with, e.g. ColorBins.grid() for 484)."
-            )
+    bins = bins if bins is not None else model_bins(model)
     if q != len(bins):
         raise ValueError(f"The model predicts {q} bins but {len(bins)} bins were given.")
     decoded = AnnealedMeanDecode(bins, temperature, ab_scale, name="annealed_mean")(
