@@ -179,36 +179,18 @@ def _score(methods: dict, data: str, split: str, train_split: str | None, *, siz
     files = registry.split_files(data, split)[:limit]
     if not files:
         raise ValueError(f"No photos in the {split!r} split of {data!r}.")
-    photos, names = _photos(files, size)
+    photos, names = evaluate.load_photos(files, size)
     mean = None
     if train_split is not None:
         train_files = registry.split_files(data, train_split)[: limit or 500]
         if train_files:
-            mean = evaluate.mean_ab(_photos(train_files, size)[0])
+            mean = evaluate.mean_ab(evaluate.load_photos(train_files, size)[0])
     scores = evaluate.evaluate(methods, photos, names=names, mean_colour=mean,
                                render_size=render_size, temperature=temperature)
     paths = scores.write(out)
     print()
     print(scores.markdown())
     print(f"metrics: {paths['csv']}, {paths['markdown']}; figure: {paths['figure']}")
-
-
-def _photos(files: Sequence, size: int) -> tuple[list, list[str]]:
-    """Centre crops (size x size uint8) of photo files, read by the input pipeline (EXIF
-    orientation, any format; unreadable files skipped and reported), and their names."""
-    import numpy as np
-
-    from colorlab.pipeline import make_dataset
-
-    dataset = make_dataset(list(files), training=False, target=None, image_size=size,
-                           short_side=size, batch_size=16, gray_fraction=None)
-    report = dataset.scan_report
-    if report.skipped:
-        print(f"  {report.summary()}")
-    photos = [np.round(photo * 255.0).astype(np.uint8)
-              for batch in dataset for photo in batch.numpy()]
-    names = [pathlib.Path(info.path).stem for info in report.usable]
-    return photos, names if len(names) == len(photos) else None
 
 
 # === Parser ===================================================================================

@@ -37,6 +37,7 @@ __all__ = [
     "auc_from_errors",
     "colourfulness",
     "evaluate",
+    "load_photos",
     "mean_ab",
     "photo_metrics",
 ]
@@ -170,6 +171,36 @@ class Evaluation:
         columns["ground truth"] = self.photos[:count]
         save_comparison(paths["figure"], columns, row_titles=self.names[:count])
         return paths
+
+
+def load_photos(
+    files: Sequence[str | os.PathLike], size: int = 256
+) -> tuple[list[np.ndarray], list[str] | None]:
+    """Held-out photos for :func:`evaluate`: centre crops read by the input pipeline.
+
+    Each photo is resized so its short side is ``size``, then centre-cropped to size x size
+    (EXIF orientation applied, any format the pipeline reads). Unreadable files are skipped,
+    and the skip report is printed.
+
+    Args:
+        files: Photo files.
+        size: Side of the square crops, in pixels.
+
+    Returns:
+        (photos, names): (size, size, 3) uint8 photos, and their file stems (None if the
+        pipeline dropped a photo after its scan, so names no longer line up).
+    """
+    from colorlab.pipeline import make_dataset
+
+    dataset = make_dataset(list(files), training=False, target=None, image_size=size,
+                           short_side=size, batch_size=16, gray_fraction=None)
+    report = dataset.scan_report
+    if report.skipped:
+        print(f"  {report.summary()}")
+    photos = [np.round(photo * 255.0).astype(np.uint8)
+              for batch in dataset for photo in batch.numpy()]
+    names = [pathlib.Path(info.path).stem for info in report.usable]
+    return photos, names if len(names) == len(photos) else None
 
 
 def evaluate(

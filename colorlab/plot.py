@@ -20,6 +20,7 @@ __all__ = [
     "plot_bins",
     "plot_lab_channels",
     "plot_comparison",
+    "plot_history",
     "plot_photo_grid",
     "save_comparison",
 ]
@@ -251,6 +252,50 @@ def plot_comparison(columns: dict, row_titles: Any = None, size: float = 2.5) ->
                 ax.set_title(title, fontsize=9)
             if c == 0 and row_titles is not None:
                 ax.set_ylabel(str(row_titles[r]), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(run: Any, axes: Any = None) -> Any:
+    """Loss and metrics per epoch from a training run's ``history.csv``.
+
+    Args:
+        run: A run folder of :func:`colorlab.train.train`, or its ``history.csv``.
+        axes: One matplotlib axis per quantity (loss, then any others), or None to make them.
+            Validation values (``val_...``) share their quantity's axis.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import csv
+    import pathlib
+
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(run)
+    path = path / "history.csv" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"No history at {path}: has the run finished an epoch?")
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise ValueError(f"{path} holds no epochs yet.")
+    keys = [k for k in rows[0] if k != "epoch" and not k.startswith("val_")
+            and k != "learning_rate"]
+    keys = ["loss", *[k for k in keys if k != "loss"]] if "loss" in keys else keys
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2), squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    for ax, key in zip(axes, keys):
+        for name, style in ((key, "o-"), (f"val_{key}", "s--")):
+            if name in rows[0]:
+                values = [float(r[name]) if r[name] not in ("", None) else np.nan for r in rows]
+                ax.plot(epochs, values, style, ms=3, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -47,6 +47,7 @@ __all__ = [
     "compile_for",
     "load_config",
     "make_optimizer",
+    "recipe_for",
     "train",
 ]
 
@@ -65,6 +66,16 @@ RECIPES: dict[str, dict[str, Any]] = {
                            beta_1=0.5),
 }
 _OPTIMIZERS = ("adam", "adadelta", "sgd")
+
+
+def recipe_for(model: str, model_args: dict | None = None) -> dict[str, Any]:
+    """The recipe of ``model`` built with ``model_args``: :data:`RECIPES`, except that the
+    Zhang network with ``head="ab"`` (the paper's L2 baseline) regresses ab with L2 under the
+    same optimiser as the classifier, so the two differ only in the loss."""
+    recipe = RECIPES[model]
+    if model == "zhang_eccv16" and (model_args or {}).get("head", "bins") == "ab":
+        recipe = {**recipe, "target": "ab", "loss": "mse"}
+    return recipe
 _PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _REGRESSION_LOSSES = ("mse", "l1", "huber")
 
@@ -136,7 +147,7 @@ class TrainConfig:
             problem = (f"Model {self.model!r} is not trained on its own"
                        if self.model in models.BUILDERS else f"Unknown model {self.model!r}")
             raise ValueError(f"{problem}; train one of: {trainable}.")
-        recipe = RECIPES[self.model]
+        recipe = recipe_for(self.model, self.model_args)
         for key in ("optimizer", "learning_rate", "beta_1", "beta_2", "weight_decay", "loss"):
             if getattr(self, key) is None and key in recipe:
                 setattr(self, key, recipe[key])
@@ -161,7 +172,7 @@ class TrainConfig:
     @property
     def target(self) -> str:
         """The make_dataset target of this model's recipe."""
-        return RECIPES[self.model]["target"]
+        return recipe_for(self.model, self.model_args)["target"]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -294,7 +305,8 @@ def train(
     Args:
         config: The run's settings.
         run_dir: The run folder (created). If it holds a checkpoint of the same config,
-            training continues from it; ``epochs`` may be raised to train longer.
+            training continues from it; ``epochs`` and ``time_limit`` may differ (train
+            longer, or for another session's length).
         resume: False refuses a folder that already holds a run, instead of resuming.
         strategy: A tf.distribute strategy (default: :func:`choose_strategy`).
         verbose: Keras fit verbosity.
@@ -466,7 +478,8 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
 
 def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path) -> None:
     a, b = saved.to_dict(), new.to_dict()
-    a.pop("epochs"), b.pop("epochs")  # training longer is allowed
+    for key in ("epochs", "time_limit"):  # how long to train may change; what, may not
+        a.pop(key), b.pop(key)
     changed = sorted(k for k in a if a[k] != b[k])
     if changed:
         raise ValueError(

@@ -84,6 +84,26 @@ def test_zhang_options_change_the_architecture():
     assert any(isinstance(layer, keras.layers.SpatialDropout2D) for layer in dropped.layers)
 
 
+def test_zhang_ab_head_is_the_same_network_regressing_ab(tmp_path):
+    """The paper's L2 baseline: the same body, a linear 2-channel head at full size."""
+    bins = models.zhang_eccv16(width=1 / 16)
+    l2 = models.zhang_eccv16(width=1 / 16, head="ab")
+    body = [layer.name for layer in bins.layers if layer.name != "logits"]
+    assert body == [layer.name for layer in l2.layers][: len(body)]
+    out = l2(np.zeros((1, 40, 56, 1), "float32"))
+    assert out.shape == (1, 40, 56, 2) and out.dtype == "float32"
+    channels = bins.get_layer("conv8_3").filters
+    assert models.count_params(bins) - models.count_params(l2) == (313 - 2) * (channels + 1)
+    l2.save(tmp_path / "l2.keras")
+    loaded = keras.models.load_model(tmp_path / "l2.keras", safe_mode=True)
+    assert loaded.get_config()["arguments"]["head"] == "ab"
+    assert "head" not in bins.get_config()["arguments"]  # older files stay as they were
+    with pytest.raises(ValueError, match="needs no decoding"):
+        models.zhang_inference_model(l2)
+    with pytest.raises(ValueError, match="head must be"):
+        models.zhang_eccv16(head="softmax")
+
+
 def test_bad_arguments_say_what_is_wrong():
     with pytest.raises(ValueError, match="multiple of 8"):
         models.zhang_eccv16(width=1 / 16, input_shape=(30, 30))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlab import color, models
+from colorlab import color, models, plot
 from colorlab import evaluate as ev
 from colorlab.cli import main
 from colorlab.colorize import colorize, colorize_folder, gray_rgb, read_image
@@ -56,6 +56,14 @@ def test_training_writes_the_run_folder_and_resumes(tmp_path):
     # A different run in the same folder is refused, naming what changed.
     with pytest.raises(ValueError, match="batch_size"):
         train(TrainConfig(**{**TINY_RUN, "data": str(data), "batch_size": 3}), run, verbose=0)
+    # How long to train may change between sessions (epochs, time_limit); nothing else.
+    config.time_limit = 30.0
+    assert train(config, run, verbose=0).steps == 4
+    fig = plot.plot_history(run)
+    assert [ax.get_title() for ax in fig.axes] == ["loss"]
+    assert len(fig.axes[0].lines[0].get_xdata()) == 2
+    with pytest.raises(FileNotFoundError, match="has the run finished an epoch"):
+        plot.plot_history(tmp_path / "nowhere")
 
 
 def test_every_recipe_trains_one_step(tmp_path):
@@ -64,7 +72,8 @@ def test_every_recipe_trains_one_step(tmp_path):
                                             "decoder_filters": [8, 8, 8, 8, 4]}),
                        ("resnet_colorizer", {"width": 1 / 8}),
                        ("iizuka_two_stream", {"width": 1 / 16, "global_size": 32}),
-                       ("unet_generator", {"width": 1 / 8})]:
+                       ("unet_generator", {"width": 1 / 8}),
+                       ("zhang_eccv16", {"width": 1 / 16, "head": "ab"})]:
         config = TrainConfig(**{**TINY_RUN, "model": name, "model_args": args,
                                 "data": str(data), "steps_per_epoch": 1, "samples": 0})
         result = train(config, tmp_path / name, verbose=0)
@@ -82,6 +91,12 @@ def test_config_errors_say_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="not valid YAML"):
         load_config(tmp_path / "c.yaml")
     assert TrainConfig().learning_rate == 3e-5 and TrainConfig().beta_2 == 0.99  # the paper
+    # The L2 baseline differs from the classifier only in its target and loss.
+    l2 = TrainConfig(model_args={"head": "ab"})
+    assert (l2.target, l2.loss) == ("ab", "mse") and TrainConfig().target == "soft"
+    assert (l2.optimizer, l2.learning_rate, l2.weight_decay) == ("adam", 3e-5, 1e-3)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainConfig(model_args={"head": "ab"}, loss="rebalanced")
 
 
 def test_precision_and_strategy_on_a_cpu():

@@ -38,6 +38,7 @@ def zhang_eccv16(
     output_stride: int = 4,
     dropout: float = 0.0,
     input_shape: Sequence[int | None] | None = None,
+    head: str = "bins",
     name: str = "zhang_eccv16",
 ) -> BuiltModel:
     """Zhang et al. (ECCV 2016): normalised L in, logits over the ab bins out.
@@ -58,12 +59,16 @@ def zhang_eccv16(
             upsampling (the lower output resolution one report found helped).
         dropout: Rate of spatial dropout after each 512-channel block (0: none).
         input_shape: (H, W) or (H, W, 1); None for any size. Sides must be multiples of 8.
+        head: "bins" (the paper's classifier) or "ab": the same network regressing ab with a
+            linear 1 x 1 convolution to 2 channels, upsampled bilinearly to the input size.
+            "ab" is the L2 baseline the paper compares against ("Ours (L2)" in Table 1).
         name: Model name.
 
     Returns:
         A model from (B, H, W, 1) ``(L - 50) / 100`` to (B, H/s, W/s, Q) logits, s =
         ``output_stride``. Train it with :class:`colorlab.losses.RebalancedCrossEntropy`;
-        :func:`zhang_inference_model` turns it into L -> ab.
+        :func:`zhang_inference_model` turns it into L -> ab. With ``head="ab"``: to
+        (B, H, W, 2) ab / 110, trained with :class:`colorlab.losses.ABRegression`.
 
     Example:
         >>> model = zhang_eccv16(width=0.125)
@@ -80,11 +85,15 @@ def zhang_eccv16(
         raise ValueError(f"output_stride must be 4 (the paper) or 8, got {output_stride}.")
     if q < 2:
         raise ValueError(f"num_bins must be at least 2, got {q}.")
+    if head not in ("bins", "ab"):
+        raise ValueError(f"head must be 'bins' (the paper) or 'ab' (L2 regression), got {head!r}.")
     arguments = dict(
         num_bins=num_bins.get_config() if isinstance(num_bins, ColorBins) else q,
         width=width, middle_dilations=middle_dilations, output_stride=output_stride,
         dropout=dropout, input_shape=check_input_shape(input_shape),
     )
+    if head != "bins":  # saved only when it differs, so older .keras files load unchanged
+        arguments["head"] = head
 
     # === Functional Model ===
     inputs = lightness_input(input_shape, 8)
@@ -115,6 +124,11 @@ def zhang_eccv16(
         x = keras.layers.Conv2D(
             scaled(256, width), 3, padding="same", activation="relu", name=f"conv{last}_{i}"
         )(x)
+    if head == "ab":
+        ab = keras.layers.Conv2D(2, 1, dtype="float32", name="ab_small")(x)
+        ab = keras.layers.UpSampling2D(output_stride, interpolation="bilinear",
+                                       dtype="float32", name="ab")(ab)
+        return BuiltModel(inputs, ab, builder="zhang_eccv16", arguments=arguments, name=name)
     logits = keras.layers.Conv2D(q, 1, dtype="float32", name="logits")(x)
     return BuiltModel(inputs, logits, builder="zhang_eccv16", arguments=arguments, name=name)
 
@@ -160,6 +174,9 @@ def zhang_inference_model(
         sharing the trained model's layers (no copy of the weights).
     """
     q = model.outputs[0].shape[-1]
+    if getattr(model, "arguments", {}).get("head") == "ab":
+        raise ValueError("This model regresses ab (head='ab'); it needs no decoding: use it as "
+                         "it is, e.g. with colorlab.colorize.")
     bins = bins if bins is not None else model_bins(model)
     if q != len(bins):
         raise ValueError(f"The model predicts {q} bins but {len(bins)} bins were given.")

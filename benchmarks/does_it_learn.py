@@ -1,0 +1,154 @@
+"""Does it learn? Zhang et al.'s central claim, reproduced small on a 2-core CPU.
+
+Run by hand (about 45 minutes with the defaults; not a test):
+
+    python benchmarks/does_it_learn.py [--photos ../shared/data/photos] [--minutes 20]
+
+Two runs of the same reduced-width Zhang network get the same time budget on the same photos
+(``imagenet-sample`` plus ``bsds500/train``, read in place, never copied):
+
+(a) the classifier: Zhang et al.'s recipe, soft-encoded 313-bin targets, class-rebalanced
+    cross-entropy (their ImageNet prior, lambda = 0.5), annealed-mean decoding (T = 0.38);
+(b) the L2 baseline: the same network with ``head="ab"``, regressing ab with mean squared
+    error ("Ours (L2)" in the paper's Table 1).
+
+Both use the recipe's optimiser (Adam, betas 0.9 / 0.99, decoupled weight decay 1e-3). Its
+learning rate of 3e-5 is meant for 450,000 iterations of the full model; for a 20-minute
+budget both runs use ``--learning-rate`` (1e-3 by default), so they still differ only in the
+loss. Then both are scored on ``bsds500/val`` (256 x 256 centre crops) with
+:func:`colorlab.evaluate.evaluate`, next to the gray and mean-colour baselines.
+
+The claim holds when (1) the classifier beats gray in class-rebalanced AuC, (2) it reaches at
+least half the ground truth's colourfulness, and (3) the L2 model is less colourful than it.
+The script prints the table, each check, and writes the table and a comparison figure into
+``--out``. Training resumes if interrupted (run it again with the same ``--out``); a finished
+run is reused, so ``--evaluate-only`` re-scores without training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from colorlab import evaluate, images  # noqa: E402
+from colorlab.models import load_model  # noqa: E402
+from colorlab.train import TrainConfig, train  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+TRAIN_FOLDERS = ("imagenet-sample", "bsds500/train")
+VAL_FOLDER = "bsds500/val"
+
+
+def stage_training_photos(photos: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
+    """A folder of links to the training photos (one data set for TrainConfig.data)."""
+    staged = out / "train_photos"
+    for folder in TRAIN_FOLDERS:
+        source = photos / folder
+        if not source.is_dir():
+            raise SystemExit(f"No folder {source}: pass --photos, the folder holding "
+                             f"{' and '.join(TRAIN_FOLDERS)}.")
+        target = staged / folder.replace("/", "-")
+        target.mkdir(parents=True, exist_ok=True)
+        for path in images.list_images(source):
+            link = target / path.name
+            if not link.exists():
+                link.symlink_to(path.resolve())
+    return staged
+
+
+def run(name: str, model_args: dict, args: argparse.Namespace, data: pathlib.Path,
+        out: pathlib.Path) -> dict:
+    """Trains one model for the time budget (or reuses a finished run); returns its figures."""
+    run_dir = out / name
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        print(f"{name}: reusing the finished run in {run_dir}")
+        return json.loads(summary.read_text())
+    if args.evaluate_only:
+        raise SystemExit(f"{run_dir} holds no finished run; run without --evaluate-only.")
+    config = TrainConfig(
+        model="zhang_eccv16", model_args={"width": args.width, **model_args},
+        data=str(data), train_split=None, val_split=None, image_size=args.image_size,
+        batch_size=args.batch_size, epochs=10_000, learning_rate=args.learning_rate,
+        time_limit=args.minutes, checkpoint_every=200, samples=0, seed=args.seed,
+    )
+    print(f"{name}: training for {args.minutes} minutes ({config.target} target, "
+          f"{config.loss} loss, lr {config.learning_rate}) ...", flush=True)
+    started = time.monotonic()
+    result = train(config, run_dir, verbose=2)
+    seconds = time.monotonic() - started
+    figures = {"steps": result.steps, "seconds": round(seconds, 1),
+               "photos_per_second": round(result.steps * args.batch_size / seconds, 2),
+               "resumed_from_step": result.resumed_from_step}
+    summary.write_text(json.dumps(figures))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--photos", type=pathlib.Path, default=DEFAULT_PHOTOS)
+    parser.add_argument("--out", type=pathlib.Path, default=ROOT / "runs" / "does_it_learn")
+    parser.add_argument("--minutes", type=float, default=20.0, help="budget of each run")
+    parser.add_argument("--width", type=float, default=0.25)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--eval-size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--evaluate-only", action="store_true")
+    args = parser.parse_args()
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    data = stage_training_photos(args.photos, out)
+    runs = {
+        "zhang (classification)": ("zhang_classification", {}),
+        "zhang (L2 regression)": ("zhang_l2", {"head": "ab"}),
+    }
+    figures = {label: run(folder, extra, args, data, out) for label, (folder, extra) in
+               runs.items()}
+
+    photos, names = evaluate.load_photos(images.list_images(args.photos / VAL_FOLDER),
+                                         args.eval_size)
+    train_photos, _ = evaluate.load_photos(images.list_images(data)[::2], args.eval_size)
+    methods = {label: load_model(out / folder / "model.keras", compile=False)
+               for label, (folder, _) in runs.items()}
+    scores = evaluate.evaluate(methods, photos, names=names,
+                               mean_colour=evaluate.mean_ab(train_photos),
+                               render_size=args.image_size)
+    paths = scores.write(out / "evaluation")
+
+    print(f"\nTrained on {len(images.list_images(data))} photos "
+          f"({' + '.join(TRAIN_FOLDERS)}), evaluated on {len(photos)} ({VAL_FOLDER}), "
+          f"width {args.width}, {args.image_size} px crops, batch {args.batch_size}, "
+          f"{args.minutes} minutes each:")
+    for label, f in figures.items():
+        print(f"  {label}: {f['steps']} steps, {f['photos_per_second']} photos/s")
+    print()
+    print(scores.markdown())
+    gray, zhang, l2 = (scores.row(m) for m in ("gray", *runs))
+    truth = scores.truth_colourfulness
+    checks = [
+        ("classifier beats gray in rebalanced AuC",
+         zhang["auc_rebalanced"] > gray["auc_rebalanced"],
+         f"{zhang['auc_rebalanced']:.3f} vs {gray['auc_rebalanced']:.3f}"),
+        ("classifier reaches half the truth's colourfulness",
+         zhang["colourfulness"] >= 0.5 * truth, f"{zhang['colourfulness']:.1f} vs {truth:.1f}"),
+        ("L2 model is less colourful than the classifier",
+         l2["colourfulness"] < zhang["colourfulness"],
+         f"{l2['colourfulness']:.1f} vs {zhang['colourfulness']:.1f}"),
+    ]
+    print()
+    for text, passed, detail in checks:
+        print(f"  {'PASS' if passed else 'FAIL'}  {text} ({detail})")
+    print(f"\ntable: {paths['markdown']}; figure: {paths['figure']}")
+
+
+if __name__ == "__main__":
+    main()
