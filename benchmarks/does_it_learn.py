@@ -21,8 +21,9 @@ loss. Then both are scored on ``bsds500/val`` (256 x 256 centre crops) with
 The claim holds when (1) the classifier beats gray in class-rebalanced AuC, (2) it reaches at
 least half the ground truth's colourfulness, and (3) the L2 model is less colourful than it.
 The script prints the table, each check, and writes the table and a comparison figure into
-``--out``. Training resumes if interrupted (run it again with the same ``--out``); a finished
-run is reused, so ``--evaluate-only`` re-scores without training.
+``--out``. A finished run is reused (``--evaluate-only`` re-scores without training) as long
+as its settings match. An interrupted run starts again from scratch: the comparison is of
+equal time budgets, and a budget split over sessions would not be equal.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import argparse
 import json
 import os
 import pathlib
+import shutil
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -43,6 +45,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 TRAIN_FOLDERS = ("imagenet-sample", "bsds500/train")
 VAL_FOLDER = "bsds500/val"
+#: The arguments a finished run must match to be reused.
+SETTINGS = ("minutes", "width", "image_size", "batch_size", "learning_rate", "seed")
 
 
 def stage_training_photos(photos: pathlib.Path, out: pathlib.Path) -> pathlib.Path:
@@ -53,11 +57,10 @@ def stage_training_photos(photos: pathlib.Path, out: pathlib.Path) -> pathlib.Pa
         if not source.is_dir():
             raise SystemExit(f"No folder {source}: pass --photos, the folder holding "
                              f"{' and '.join(TRAIN_FOLDERS)}.")
-        target = staged / folder.replace("/", "-")
-        target.mkdir(parents=True, exist_ok=True)
         for path in images.list_images(source):
-            link = target / path.name
-            if not link.exists():
+            link = staged / folder.replace("/", "-") / path.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
                 link.symlink_to(path.resolve())
     return staged
 
@@ -67,11 +70,20 @@ def run(name: str, model_args: dict, args: argparse.Namespace, data: pathlib.Pat
     """Trains one model for the time budget (or reuses a finished run); returns its figures."""
     run_dir = out / name
     summary = run_dir / "summary.json"
+    settings = {key: getattr(args, key) for key in SETTINGS}
     if summary.exists():
+        figures = json.loads(summary.read_text())
+        if figures.get("settings") != settings and not args.evaluate_only:
+            raise SystemExit(f"{run_dir} was trained with other settings "
+                             f"({figures.get('settings')}); pass another --out.")
         print(f"{name}: reusing the finished run in {run_dir}")
-        return json.loads(summary.read_text())
+        return figures
     if args.evaluate_only:
         raise SystemExit(f"{run_dir} holds no finished run; run without --evaluate-only.")
+    if run_dir.exists():
+        print(f"{name}: {run_dir} holds an interrupted run; starting it again, so both "
+              "models get the same uninterrupted budget.")
+        shutil.rmtree(run_dir)
     config = TrainConfig(
         model="zhang_eccv16", model_args={"width": args.width, **model_args},
         data=str(data), train_split=None, val_split=None, image_size=args.image_size,
@@ -85,7 +97,7 @@ def run(name: str, model_args: dict, args: argparse.Namespace, data: pathlib.Pat
     seconds = time.monotonic() - started
     figures = {"steps": result.steps, "seconds": round(seconds, 1),
                "photos_per_second": round(result.steps * args.batch_size / seconds, 2),
-               "resumed_from_step": result.resumed_from_step}
+               "settings": settings}
     summary.write_text(json.dumps(figures))
     return figures
 
@@ -113,6 +125,11 @@ def main() -> None:
     }
     figures = {label: run(folder, extra, args, data, out) for label, (folder, extra) in
                runs.items()}
+    trained = [f["settings"] for f in figures.values()]
+    if trained[0] != trained[1]:
+        raise SystemExit(f"The two runs in {out} were trained with different settings "
+                         f"({trained[0]} and {trained[1]}); train them again into a new --out.")
+    settings = trained[0]  # with --evaluate-only, the runs' own settings
 
     photos, names = evaluate.load_photos(images.list_images(args.photos / VAL_FOLDER),
                                          args.eval_size)
@@ -121,13 +138,14 @@ def main() -> None:
                for label, (folder, _) in runs.items()}
     scores = evaluate.evaluate(methods, photos, names=names,
                                mean_colour=evaluate.mean_ab(train_photos),
-                               render_size=args.image_size)
+                               render_size=settings["image_size"])
     paths = scores.write(out / "evaluation")
 
     print(f"\nTrained on {len(images.list_images(data))} photos "
           f"({' + '.join(TRAIN_FOLDERS)}), evaluated on {len(photos)} ({VAL_FOLDER}), "
-          f"width {args.width}, {args.image_size} px crops, batch {args.batch_size}, "
-          f"{args.minutes} minutes each:")
+          f"width {settings['width']}, {settings['image_size']} px crops, batch "
+          f"{settings['batch_size']}, learning rate {settings['learning_rate']}, "
+          f"{settings['minutes']} minutes each:")
     for label, f in figures.items():
         print(f"  {label}: {f['steps']} steps, {f['photos_per_second']} photos/s")
     print()

@@ -49,10 +49,9 @@ def measure(policy: str, xla: bool, batches: tf.data.Dataset, args: argparse.Nam
                              precision=policy, xla=xla)
         model = models.build("zhang_eccv16", width=args.width)
         compile_for(model, config, make_optimizer(config, 1_000), zhang_imagenet_prior())
-        iterator = iter(batches)
-        model.fit(iterator, steps_per_epoch=args.warmup, epochs=1, verbose=0)
+        model.fit(batches, steps_per_epoch=args.warmup, epochs=1, verbose=0)
         start = time.perf_counter()
-        history = model.fit(iterator, steps_per_epoch=args.steps, epochs=1, verbose=0)
+        history = model.fit(batches, steps_per_epoch=args.steps, epochs=1, verbose=0)
         float(history.history["loss"][-1])  # the last step has finished
         return args.steps * args.batch_size / (time.perf_counter() - start)
     finally:

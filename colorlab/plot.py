@@ -259,10 +259,13 @@ def plot_comparison(columns: dict, row_titles: Any = None, size: float = 2.5) ->
 def plot_history(run: Any, axes: Any = None) -> Any:
     """Loss and metrics per epoch from a training run's ``history.csv``.
 
+    A resumed run appends to the file, so an epoch that was interrupted and then finished
+    appears twice; the last row of each epoch is plotted.
+
     Args:
         run: A run folder of :func:`colorlab.train.train`, or its ``history.csv``.
-        axes: One matplotlib axis per quantity (loss, then any others), or None to make them.
-            Validation values (``val_...``) share their quantity's axis.
+        axes: One matplotlib axis per quantity (loss first, then any others), or None to make
+            them. Validation values (``val_...``) share their quantity's axis.
 
     Returns:
         The matplotlib figure.
@@ -273,29 +276,35 @@ def plot_history(run: Any, axes: Any = None) -> Any:
     import matplotlib.pyplot as plt
 
     path = pathlib.Path(run)
+    if not path.exists():
+        raise FileNotFoundError(f"No run folder or history file at {path}.")
     path = path / "history.csv" if path.is_dir() else path
     if not path.is_file():
         raise FileNotFoundError(f"No history at {path}: has the run finished an epoch?")
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows:
+        by_epoch = {int(row["epoch"]): row for row in csv.DictReader(handle)}
+    if not by_epoch:
         raise ValueError(f"{path} holds no epochs yet.")
-    keys = [k for k in rows[0] if k != "epoch" and not k.startswith("val_")
-            and k != "learning_rate"]
-    keys = ["loss", *[k for k in keys if k != "loss"]] if "loss" in keys else keys
+    rows = [by_epoch[e] for e in sorted(by_epoch)]
+    keys = [k for k in rows[0] if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
+    keys = sorted(keys, key=lambda k: k != "loss")  # loss first
     if axes is None:
         fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2), squeeze=False)
         axes = axes[0]
-    fig = axes[0].figure
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+    axes = list(np.atleast_1d(axes))
+    if len(axes) < len(keys):
+        raise ValueError(f"plot_history needs {len(keys)} axes (for {', '.join(keys)}), got "
+                         f"{len(axes)}.")
+    epochs = [e + 1 for e in sorted(by_epoch)]
     for ax, key in zip(axes, keys):
         for name, style in ((key, "o-"), (f"val_{key}", "s--")):
             if name in rows[0]:
-                values = [float(r[name]) if r[name] not in ("", None) else np.nan for r in rows]
+                values = [float(r[name]) if r[name] else np.nan for r in rows]
                 ax.plot(epochs, values, style, ms=3, label=name)
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.legend(fontsize=8)
+    fig = axes[0].figure
     fig.tight_layout()
     return fig
 

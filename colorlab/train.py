@@ -54,7 +54,8 @@ __all__ = [
 #: What each model trains on and with by default. ``target``: the make_dataset target;
 #: ``loss``; optimiser settings. Zhang et al.: Adam, lr 3e-5, betas 0.9/0.99, weight decay
 #: 1e-3 (their solver). Iizuka et al.: ADADELTA. The generator alone learns by L1 (as
-#: pix2pix's reconstruction term; the adversarial loop is a separate lesson).
+#: pix2pix's reconstruction term; the adversarial loop is a separate lesson). The Zhang
+#: network built with ``head="ab"`` regresses ab instead: see :func:`recipe_for`.
 RECIPES: dict[str, dict[str, Any]] = {
     "zhang_eccv16": dict(target="soft", loss="rebalanced", optimizer="adam",
                          learning_rate=3e-5, beta_1=0.9, beta_2=0.99, weight_decay=1e-3),
@@ -66,6 +67,8 @@ RECIPES: dict[str, dict[str, Any]] = {
                            beta_1=0.5),
 }
 _OPTIMIZERS = ("adam", "adadelta", "sgd")
+_PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+_REGRESSION_LOSSES = ("mse", "l1", "huber")
 
 
 def recipe_for(model: str, model_args: dict | None = None) -> dict[str, Any]:
@@ -76,8 +79,6 @@ def recipe_for(model: str, model_args: dict | None = None) -> dict[str, Any]:
     if model == "zhang_eccv16" and (model_args or {}).get("head", "bins") == "ab":
         recipe = {**recipe, "target": "ab", "loss": "mse"}
     return recipe
-_PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-_REGRESSION_LOSSES = ("mse", "l1", "huber")
 
 
 @dataclasses.dataclass

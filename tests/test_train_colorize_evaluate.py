@@ -56,14 +56,25 @@ def test_training_writes_the_run_folder_and_resumes(tmp_path):
     # A different run in the same folder is refused, naming what changed.
     with pytest.raises(ValueError, match="batch_size"):
         train(TrainConfig(**{**TINY_RUN, "data": str(data), "batch_size": 3}), run, verbose=0)
-    # How long to train may change between sessions (epochs, time_limit); nothing else.
-    config.time_limit = 30.0
-    assert train(config, run, verbose=0).steps == 4
+
+
+def test_a_time_limited_run_resumes_mid_epoch_and_plots_each_epoch_once(tmp_path):
+    data = photo_folder(tmp_path)
+    config = TrainConfig(**{**TINY_RUN, "data": str(data), "epochs": 2, "samples": 0,
+                            "time_limit": 1e-4})
+    run = tmp_path / "run"
+    assert train(config, run, verbose=0).steps == 1  # the limit stops it after one step
+    config.time_limit = None  # how long to train may change between sessions
+    resumed = train(config, run, verbose=0)
+    assert resumed.resumed_from_step == 1 and resumed.steps == 4
+    assert (run / "history.csv").read_text().count("\n") == 4  # epoch 1 twice, then epoch 2
     fig = plot.plot_history(run)
     assert [ax.get_title() for ax in fig.axes] == ["loss"]
-    assert len(fig.axes[0].lines[0].get_xdata()) == 2
-    with pytest.raises(FileNotFoundError, match="has the run finished an epoch"):
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2]
+    with pytest.raises(FileNotFoundError, match="No run folder"):
         plot.plot_history(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="has the run finished an epoch"):
+        plot.plot_history(data)
 
 
 def test_every_recipe_trains_one_step(tmp_path):
