@@ -73,8 +73,9 @@ def _demo(args: argparse.Namespace) -> int:
           f"{'%d steps' % args.steps if args.steps else '%.1f minutes' % args.minutes} ...")
     started = time.monotonic()
     result = train(config, out / "run", verbose=2 if args.verbose else 0)
-    print(f"  {result.steps} steps in {time.monotonic() - started:.0f} s "
-          f"(resumed from step {result.resumed_from_step}); model: {out / 'run' / 'model.keras'}")
+    resumed = f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step else ""
+    print(f"  {result.steps} steps in {time.monotonic() - started:.0f} s{resumed}; "
+          f"model: {out / 'run' / 'model.keras'}")
 
     held_out = registry.split_files(args.data, "test")
     if not held_out:

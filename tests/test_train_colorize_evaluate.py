@@ -350,4 +350,6 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, capsys):
     for name in ("run/model.keras", "metrics.csv", "metrics.md", "comparison.png"):
         assert (out / name).is_file(), name
     assert len(list((out / "colorized").glob("*.png"))) == 2  # the held-out test photos
-    assert "| zhang (demo) |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| zhang (demo) |" in printed
+    assert "resumed" not in printed  # a fresh run says nothing about resuming
