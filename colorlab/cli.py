@@ -67,7 +67,7 @@ def _demo(args: argparse.Namespace) -> int:
         checkpoint_every=50,
     )
     if args.steps is not None:  # an exact, short run (tests): no time limit
-        config.epochs = max(1, -(-args.steps // config.steps_per_epoch))
+        config.steps_per_epoch, config.epochs = _epochs_for(args.steps, config.steps_per_epoch)
         config.time_limit = None
     print(f"colorlab demo: training {config.model} (width {args.width}) on {args.data!r} for "
           f"{'%d steps' % args.steps if args.steps else '%.1f minutes' % args.minutes} ...")
@@ -113,9 +113,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from colorlab.colorize import colorize_folder
+    from colorlab.colorize import _check_options, colorize_folder
     from colorlab.models import load_model
 
+    _check_options(args.render_size, args.temperature)  # before the model loads
     model = load_model(args.model, compile=False)
     report = colorize_folder(
         model, args.inputs, args.output, overwrite=args.overwrite,
@@ -128,8 +129,8 @@ def _colorize(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from colorlab.models import load_model
 
-    methods = {pathlib.Path(m).stem if pathlib.Path(m).is_file() else pathlib.Path(m).name:
-               load_model(m, compile=False) for m in args.model}
+    methods = {name: load_model(path, compile=False)
+               for name, path in zip(_method_names(args.model), args.model)}
     _score(methods, args.data, args.split, None if args.split == "train" else "train",
            size=args.size, render_size=args.size, out=args.out, limit=args.limit,
            temperature=args.temperature)
@@ -168,6 +169,33 @@ def _data_prior(args: argparse.Namespace) -> int:
 
 
 # === Helpers ==================================================================================
+
+
+def _epochs_for(steps: int, steps_per_epoch: int) -> tuple[int, int]:
+    """(steps per epoch, epochs) making exactly ``steps`` steps in whole epochs: the longest
+    epoch up to ``steps_per_epoch`` that divides ``steps``."""
+    if steps < 1:
+        raise ValueError(f"--steps must be at least 1, got {steps}.")
+    per_epoch = max(d for d in range(1, min(steps, steps_per_epoch) + 1) if steps % d == 0)
+    return per_epoch, steps // per_epoch
+
+
+def _method_names(paths: Sequence[str]) -> list[str]:
+    """A distinct table name per model: the file's stem or the run folder's name, with as
+    many parent folders as it takes to tell them apart (``a/model``, ``b/model``)."""
+    from colorlab.evaluate import RESERVED_NAMES
+
+    resolved = [pathlib.Path(p).resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise ValueError("The same model was given twice to --model.")
+    parts = [list((r.parent / r.stem).parts if r.suffix == ".keras" else r.parts)
+             for r in resolved]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            break
+    return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
+
 
 
 def _score(methods: dict, data: str, split: str, train_split: str | None, *, size: int,

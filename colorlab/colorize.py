@@ -34,6 +34,9 @@ __all__ = [
 SIDE_MULTIPLE = 32
 #: Rows converted at a time when joining L and ab (bounds the memory of large photos).
 _STRIP_ROWS = 256
+#: The long side the model sees is at most this many times render_size (a 12 x 4000 strip
+#: must not become a 256 x 85,000 input).
+_MAX_ASPECT = 4
 
 
 def colorize(
@@ -53,7 +56,8 @@ def colorize(
         image: (H, W) or (H, W, 1) gray, (H, W, 3) RGB (its L is used) or (H, W, 4) RGBA
             (alpha is kept); uint8, uint16, or floats in [0, 1].
         render_size: Short side, in pixels, of the copy the model sees (rounded to a
-            multiple of 32). Ignored for a model with a fixed input size.
+            multiple of 32; a photo longer than 4:1 is shrunk until its long side is
+            4 x render_size). Ignored for a model with a fixed input size.
         temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
             the most likely bin, 1 the mean).
         bins: The bins of a bin model (default: see :func:`model_bins`).
@@ -64,6 +68,7 @@ def colorize(
     Raises:
         ValueError: an image of the wrong shape or value range.
     """
+    _check_options(render_size, temperature)
     rgb, alpha = _as_rgb(image)
     height, width = rgb.shape[:2]
     small_h, small_w = _working_size(model, height, width, render_size)
@@ -122,7 +127,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     """Reads a photo file as colorize takes it: EXIF orientation applied; uint8 or uint16.
 
     Gray files give (H, W) (16-bit PNGs as uint16), colour files (H, W, 3), files with
-    transparency (H, W, 4); palette and CMYK files are converted to RGB(A).
+    transparency (H, W, 4); palette and CMYK files are converted to RGB(A). Pillow reads
+    16-bit colour files at 8 bits (within 1 level of exact), as the result is 8-bit anyway.
 
     Raises:
         ValueError: not an image, corrupt, or above ``max_pixels`` (decompression bomb).
@@ -179,8 +185,11 @@ def colorize_folder(
     """Colorizes photo files (a folder, or a list of files and folders) into ``out_dir``.
 
     Each result is written as PNG under the input's name (for a folder, its path inside
-    the folder). A file that cannot be read is
-    skipped with a message and counted; an existing result is kept unless ``overwrite``.
+    the folder): ``x.jpg`` gives ``x.png``. Where two inputs would give the same name
+    (``x.jpg`` and ``x.png``), both keep their suffix instead (``x.jpg.png``, ``x.png.png``),
+    and inputs that still clash are numbered (``x.jpg-2.png``), so every photo gets its own
+    result. A file that cannot be read is skipped with a message and counted; an existing
+    result is kept unless ``overwrite``.
 
     Args:
         model: As for :func:`colorize`.
@@ -195,12 +204,15 @@ def colorize_folder(
     """
     from tqdm.auto import tqdm
 
+    _check_options(options.get("render_size", 256), options.get("temperature", 0.38))
     files = _input_files(inputs)
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = ColorizeReport()
-    for path, name in tqdm(files, desc="colorize", unit="photo", disable=not progress):
-        target = out_dir / name.with_suffix(".png")
+    outputs = _output_names([name for _, name in files])
+    for (path, _), name in tqdm(list(zip(files, outputs)), desc="colorize", unit="photo",
+                                disable=not progress):
+        target = out_dir / name
         if target.exists() and not overwrite:
             report.existing.append(str(target))
             continue
@@ -251,18 +263,55 @@ def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(image), alpha
 
 
+def _check_options(render_size: Any, temperature: Any) -> None:
+    """Refuses a render size or temperature that no photo could be colorized with."""
+    if isinstance(render_size, bool) or not isinstance(render_size, (int, np.integer)) \
+            or render_size < SIDE_MULTIPLE:
+        raise ValueError(
+            f"render_size must be a whole number of pixels, at least {SIDE_MULTIPLE}; got "
+            f"{render_size!r}."
+        )
+    if not float(temperature) >= 0.0 or not np.isfinite(float(temperature)):
+        raise ValueError(
+            f"temperature must be 0 or more (0.38 in Zhang et al.; 0: the most likely bin, "
+            f"1: the mean), got {temperature}."
+        )
+
+
 def _working_size(model: keras.Model, height: int, width: int, render_size: int) -> tuple:
+    """(height, width) the model sees: render_size on the short side, at most
+    ``_MAX_ASPECT * render_size`` on the long side, both multiples of 32."""
     fixed = model.inputs[0].shape[1:3]
     if fixed[0] is not None and fixed[1] is not None:
         return int(fixed[0]), int(fixed[1])
-    if int(render_size) < SIDE_MULTIPLE:
-        raise ValueError(f"render_size must be at least {SIDE_MULTIPLE}, got {render_size}.")
-    scale = int(render_size) / min(height, width)
+    scale = min(render_size / min(height, width), _MAX_ASPECT * render_size / max(height, width))
 
     def side(n: int) -> int:
         return max(SIDE_MULTIPLE, int(round(n * scale / SIDE_MULTIPLE)) * SIDE_MULTIPLE)
 
     return side(height), side(width)
+
+
+def _output_names(names: Sequence[pathlib.Path]) -> list[pathlib.Path]:
+    """A distinct ``.png`` name per input: ``x.png``; clashing ones keep their suffix
+    (``x.jpg.png``); any still clashing are numbered (``x.jpg-2.png``)."""
+    plain = [name.with_suffix(".png") for name in names]
+    counts: dict[pathlib.Path, int] = {}
+    for name in plain:
+        counts[name] = counts.get(name, 0) + 1
+    wanted = [n.with_name(f"{o.name}.png") if counts[n] > 1 else n
+              for n, o in zip(plain, names)]
+    taken = set(plain) | set(wanted)
+    seen: set[pathlib.Path] = set()
+    result = []
+    for name in wanted:
+        candidate, number = name, 1
+        while candidate in seen or (number > 1 and candidate in taken):
+            number += 1
+            candidate = name.with_name(f"{name.stem}-{number}.png")
+        seen.add(candidate)
+        result.append(candidate)
+    return result
 
 
 def _input_files(inputs: Any) -> list[tuple[pathlib.Path, pathlib.Path]]:

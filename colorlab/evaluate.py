@@ -44,6 +44,8 @@ __all__ = [
 
 #: Zhang et al.'s AuC integrates the cumulative error curve from 0 to this ab distance.
 AUC_MAX_THRESHOLD = 150
+#: Names of the baselines and of the figure's outer columns, not available to methods.
+RESERVED_NAMES = ("gray", "mean colour", "gray input", "ground truth")
 #: Metric columns, in table order.
 COLUMNS = ("auc", "auc_rebalanced", "psnr", "ssim", "colourfulness", "accuracy")
 
@@ -235,6 +237,12 @@ def evaluate(
     photos = [np.asarray(p) for p in photos]
     if not photos:
         raise ValueError("evaluate needs at least one photo.")
+    clashes = sorted(set(methods) & set(RESERVED_NAMES))
+    if clashes:
+        raise ValueError(
+            f"Method name(s) {', '.join(map(repr, clashes))} would replace a baseline or a "
+            f"figure column ({', '.join(RESERVED_NAMES)}); rename them."
+        )
     for p in photos:
         if p.dtype != np.uint8 or p.ndim != 3 or p.shape[-1] != 3:
             raise ValueError(f"evaluate takes (H, W, 3) uint8 photos, got {p.shape} {p.dtype}.")

@@ -24,6 +24,7 @@ devices: TPUStrategy, MirroredStrategy over several GPUs, else the default.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import pathlib
@@ -42,6 +43,7 @@ __all__ = [
     "RECIPES",
     "TrainConfig",
     "TrainResult",
+    "TrainingDiverged",
     "choose_precision",
     "choose_strategy",
     "compile_for",
@@ -53,7 +55,9 @@ __all__ = [
 
 #: What each model trains on and with by default. ``target``: the make_dataset target;
 #: ``loss``; optimiser settings. Zhang et al.: Adam, lr 3e-5, betas 0.9/0.99, weight decay
-#: 1e-3 (their solver). Iizuka et al.: ADADELTA. The generator alone learns by L1 (as
+#: 1e-3 (their solver). One honest difference: Caffe adds weight decay to the gradient
+#: before Adam scales it (coupled L2), Keras subtracts it from the weights after (decoupled,
+#: as AdamW), so the same 1e-3 regularises differently. Iizuka et al.: ADADELTA. The generator alone learns by L1 (as
 #: pix2pix's reconstruction term; the adversarial loop is a separate lesson). The Zhang
 #: network built with ``head="ab"`` regresses ab instead: see :func:`recipe_for`.
 RECIPES: dict[str, dict[str, Any]] = {
@@ -69,6 +73,11 @@ RECIPES: dict[str, dict[str, Any]] = {
 _OPTIMIZERS = ("adam", "adadelta", "sgd")
 _PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _REGRESSION_LOSSES = ("mse", "l1", "huber")
+_INT_OPTIONS = ("image_size", "batch_size", "epochs", "steps_per_epoch", "seed",
+                "checkpoint_every", "samples")
+_FLOAT_OPTIONS = ("learning_rate", "beta_1", "beta_2", "weight_decay", "momentum",
+                  "rebalance_lambda", "time_limit")
+_BOOL_OPTIONS = ("xla", "cache")
 
 
 def recipe_for(model: str, model_args: dict | None = None) -> dict[str, Any]:
@@ -143,6 +152,7 @@ class TrainConfig:
     time_limit: float | None = None
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.model not in RECIPES:
             trainable = ", ".join(RECIPES)
             problem = (f"Model {self.model!r} is not trained on its own"
@@ -163,12 +173,64 @@ class TrainConfig:
         if self.prior not in ("imagenet", "data", "none"):
             raise ValueError(f"prior must be 'imagenet', 'data' or 'none', got {self.prior!r}.")
         for key in ("image_size", "batch_size", "epochs", "checkpoint_every"):
-            if int(getattr(self, key)) < 1:
+            if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)}.")
-        if self.steps_per_epoch is not None and int(self.steps_per_epoch) < 1:
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
             raise ValueError(f"steps_per_epoch must be positive, got {self.steps_per_epoch}.")
-        if not float(self.learning_rate) > 0:
+        if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+        if self.samples < 0:
+            raise ValueError(f"samples must be 0 or more, got {self.samples}.")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be > 0 minutes, got {self.time_limit}.")
+
+    def _check_types(self) -> None:
+        """Refuses options of the wrong type (a YAML typo) with a message naming the option.
+
+        Numbers written as YAML strings (PyYAML reads ``3e-5`` as text) are converted."""
+        def fail(key: str, wanted: str) -> None:
+            value = getattr(self, key)
+            raise ValueError(
+                f"Training option {key} must be {wanted}, got {value!r} "
+                f"({type(value).__name__})."
+            )
+
+        for f in dataclasses.fields(self):
+            key, value = f.name, getattr(self, f.name)
+            optional = "None" in str(f.type)
+            if value is None:
+                if not optional:
+                    fail(key, f"set ({f.type})")
+                continue
+            if key in _INT_OPTIONS:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    fail(key, "a whole number")
+            elif key in _FLOAT_OPTIONS:
+                if isinstance(value, str):
+                    try:
+                        value = float(value)
+                    except ValueError:
+                        fail(key, "a number")
+                    setattr(self, key, value)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    fail(key, "a number")
+                setattr(self, key, float(value))
+            elif key in _BOOL_OPTIONS:
+                if not isinstance(value, bool):
+                    fail(key, "true or false")
+            elif key == "model_args":
+                if not isinstance(value, dict):
+                    fail(key, "a mapping of builder arguments, e.g. {width: 0.25}")
+            elif not isinstance(value, str):
+                fail(key, "text")
+        if self.model in models.BUILDERS:
+            known = set(inspect.signature(models.BUILDERS[self.model]).parameters)
+            unknown = sorted(set(self.model_args) - known)
+            if unknown:
+                raise ValueError(
+                    f"model_args {', '.join(map(repr, unknown))} is not an argument of "
+                    f"{self.model}; its arguments are: {', '.join(sorted(known))}."
+                )
 
     @property
     def target(self) -> str:
@@ -324,11 +386,13 @@ def train(
     run_dir = pathlib.Path(run_dir)
     checkpoint = run_dir / "checkpoints" / "last.keras"
     saved_config = run_dir / "config.yaml"
-    if saved_config.exists():
+    # A config.yaml without a checkpoint is a start that failed before its first step (a
+    # wrong data set, say): the corrected command simply starts afresh.
+    if checkpoint.exists():
         if not resume:
             raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
-        _check_same_run(TrainConfig.from_dict(yaml.safe_load(saved_config.read_text())), config,
-                        run_dir)
+        if saved_config.exists():
+            _check_same_run(load_config(saved_config), config, run_dir)
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     _write_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
 
@@ -358,17 +422,19 @@ def train(
                 keras.utils.set_random_seed(config.seed)
                 model = models.build(config.model, **_model_args(config, train_data))
                 compile_for(model, config, make_optimizer(config, total_steps), prior)
-        start = int(model.optimizer.iterations.numpy())
+        # Steps taken: the optimiser's count, unless state.json counts more (under
+        # mixed_float16 a step skipped for an overflowing gradient leaves it unchanged).
+        start = max(int(model.optimizer.iterations.numpy()), start_hint)
         if verbose:
             print(f"{'Resuming' if start else 'Starting'} {config.model} at step {start} of "
                   f"{total_steps} ({policy}, {strategy.num_replicas_in_sync} replica(s)).")
 
         val_data, sample_photos = _validation(config, data_dir)
+        checkpointer = _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch, start)
         callbacks = [
-            _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch),
+            checkpointer,  # first: it stops a diverged run before the others see the epoch
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
-            keras.callbacks.TerminateOnNaN(),
         ]
         if config.time_limit:
             callbacks.append(_TimeLimit(config.time_limit * 60.0))
@@ -395,12 +461,19 @@ def train(
             )
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(values)
-            if model.stop_training:  # the time limit, or a NaN loss
+            if model.stop_training:  # the time limit, or a diverged loss
                 break
+        if checkpointer.diverged_at is not None:
+            raise TrainingDiverged(
+                f"The training loss became {checkpointer.bad_loss} at step "
+                f"{checkpointer.diverged_at}; the run stopped and {run_dir} keeps its last "
+                f"good checkpoint (step {checkpointer.saved_step}). Train into a new folder "
+                "with a lower learning_rate (or precision float32)."
+            )
         _save_atomic(model, run_dir / "model.keras")
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    return TrainResult(model, run_dir, history, start, int(model.optimizer.iterations.numpy()))
+    return TrainResult(model, run_dir, history, start, checkpointer.step)
 
 
 # === Internals ================================================================================
@@ -487,6 +560,12 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
             f"{run_dir} holds a run with different settings ({', '.join(changed)}); resume it "
             "with its own config.yaml, or train into a new folder."
         )
+    if saved.schedule == "cosine" and saved.epochs != new.epochs:
+        raise ValueError(
+            f"{run_dir} holds a run whose cosine schedule decays to 0 over {saved.epochs} "
+            f"epochs; it cannot be stretched to {new.epochs}. Resume with epochs "
+            f"{saved.epochs}, or train into a new folder."
+        )
 
 
 def _write_atomic(path: pathlib.Path, text: str) -> None:
@@ -502,33 +581,49 @@ def _save_atomic(model: keras.Model, path: pathlib.Path) -> None:
     os.replace(partial, path)
 
 
-class _StepCheckpoint(keras.callbacks.Callback):
-    """Saves the model and optimiser every ``every`` steps and at each epoch end."""
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the last good checkpoint was kept."""
 
-    def __init__(self, run_dir: pathlib.Path, every: int, steps_per_epoch: int) -> None:
+
+class _StepCheckpoint(keras.callbacks.Callback):
+    """Counts steps; saves the model and optimiser every ``every`` steps and at each epoch
+    end, unless the loss has become NaN or infinite: then it stops training and saves
+    nothing more, so the last checkpoint stays the last good one.
+
+    The step count is the batches trained, kept in ``state.json``: under mixed_float16 the
+    optimiser's own count skips the steps whose gradients overflowed.
+    """
+
+    def __init__(self, run_dir: pathlib.Path, every: int, steps_per_epoch: int,
+                 start: int) -> None:
         super().__init__()
         self.run_dir = run_dir
         self.every = int(every)
         self.steps_per_epoch = steps_per_epoch
-
-    def _step(self) -> int:
-        return int(self.model.optimizer.iterations.numpy())
+        self.step = self.saved_step = int(start)
+        self.diverged_at: int | None = None
+        self.bad_loss: float | None = None
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        step = self._step()
-        if step % self.every == 0:
-            self._save(step)
+        self.step += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            if self.diverged_at is None:
+                self.diverged_at, self.bad_loss = self.step, float(loss)
+            self.model.stop_training = True
+        elif self.step % self.every == 0:
+            self._save()
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self._save(self._step())
+        self._save()
 
-    def _save(self, step: int) -> None:
-        if step == getattr(self, "_saved", None):
+    def _save(self) -> None:
+        if self.step == self.saved_step or self.diverged_at is not None:
             return
-        self._saved = step
         _save_atomic(self.model, self.run_dir / "checkpoints" / "last.keras")
-        state = {"step": step, "epoch": step / self.steps_per_epoch}
+        state = {"step": self.step, "epoch": self.step / self.steps_per_epoch}
         _write_atomic(self.run_dir / "state.json", json.dumps(state))
+        self.saved_step = self.step
 
 
 class _TimeLimit(keras.callbacks.Callback):
@@ -554,6 +649,8 @@ class _SampleColorizations(keras.callbacks.Callback):
         self.size = config.image_size  # colorize rounds it to the models' multiple
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.model.stop_training and not np.isfinite(float((logs or {}).get("loss", 0.0))):
+            return  # a diverged model colorizes nothing worth a figure
         from colorlab.colorize import colorize, gray_rgb
         from colorlab.plot import save_comparison
 

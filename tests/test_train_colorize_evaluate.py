@@ -1,6 +1,8 @@
 """Training runs (resume, precision, strategy), colorizing any photo, metrics, and the CLI."""
 
+import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -14,9 +16,24 @@ from PIL import Image
 
 from colorlab import color, models, plot
 from colorlab import evaluate as ev
-from colorlab.cli import main
-from colorlab.colorize import colorize, colorize_folder, gray_rgb, read_image
-from colorlab.train import TrainConfig, choose_precision, choose_strategy, load_config, train
+from colorlab.cli import _epochs_for, _method_names, main
+from colorlab.colorize import (
+    _output_names,
+    _working_size,
+    colorize,
+    colorize_folder,
+    gray_rgb,
+    read_image,
+)
+from colorlab.train import (
+    TrainConfig,
+    TrainingDiverged,
+    _check_same_run,
+    choose_precision,
+    choose_strategy,
+    load_config,
+    train,
+)
 
 TINY_RUN = dict(model="zhang_eccv16", model_args={"width": 1 / 16}, image_size=32,
                 batch_size=2, epochs=1, steps_per_epoch=2, samples=1, learning_rate=1e-3,
@@ -41,6 +58,10 @@ def test_training_writes_the_run_folder_and_resumes(tmp_path):
     data = photo_folder(tmp_path)
     config = TrainConfig(**{**TINY_RUN, "data": str(data)})
     run = tmp_path / "run"
+    # A start that fails before its first step (a wrong folder) leaves no run behind it:
+    # the corrected command is not refused as "a run with different settings".
+    with pytest.raises(ValueError):
+        train(TrainConfig(**{**TINY_RUN, "data": str(tmp_path / "nowhere")}), run, verbose=0)
     first = train(config, run, verbose=0)
     assert first.steps == 2 and first.resumed_from_step == 0
     for name in ("config.yaml", "state.json", "model.keras", "history.csv",
@@ -48,10 +69,14 @@ def test_training_writes_the_run_folder_and_resumes(tmp_path):
         assert (run / name).is_file(), name
     assert any((run / "logs").rglob("events.out.tfevents*"))
     assert load_config(run / "config.yaml") == config
-    # Raising the epochs continues from the checkpoint, with the optimiser's step count.
+    # Raising the epochs continues from the checkpoint. The step count is state.json's
+    # batches where it counts more than the optimiser (mixed_float16 skips overflowing
+    # steps): here it says one more step than the optimiser's 2 was trained.
+    (run / "state.json").write_text('{"step": 3, "epoch": 1.5}')
     config.epochs = 2
     second = train(config, run, verbose=0)
-    assert second.resumed_from_step == 2 and second.steps == 4
+    assert second.resumed_from_step == 3 and second.steps == 4
+    assert int(second.model.optimizer.iterations.numpy()) == 3
     assert (run / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
     # A different run in the same folder is refused, naming what changed.
     with pytest.raises(ValueError, match="batch_size"):
@@ -75,6 +100,29 @@ def test_a_time_limited_run_resumes_mid_epoch_and_plots_each_epoch_once(tmp_path
         plot.plot_history(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="has the run finished an epoch"):
         plot.plot_history(data)
+
+
+def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path):
+    data = photo_folder(tmp_path)
+    # Adam moves every weight by ~learning_rate per step: 1e30 overflows the next forward pass.
+    config = TrainConfig(**{**TINY_RUN, "data": str(data), "steps_per_epoch": 4,
+                            "checkpoint_every": 1, "learning_rate": 1e30, "samples": 1})
+    run = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match="lower learning_rate") as error:
+        train(config, run, verbose=0)
+    saved = json.loads((run / "state.json").read_text())["step"]
+    assert f"last good checkpoint (step {saved})" in str(error.value)
+    assert not (run / "model.keras").exists()  # no NaN model passes for a trained one
+    assert not (run / "samples").exists()
+    model = keras.models.load_model(run / "checkpoints" / "last.keras", safe_mode=True)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+def test_a_cosine_run_refuses_to_be_stretched():
+    cosine = TrainConfig(schedule="cosine", epochs=10)
+    with pytest.raises(ValueError, match="cosine schedule decays to 0 over 10 epochs"):
+        _check_same_run(cosine, TrainConfig(schedule="cosine", epochs=20), "runs/x")
+    _check_same_run(TrainConfig(epochs=10), TrainConfig(epochs=20), "runs/x")  # constant: ok
 
 
 def test_every_recipe_trains_one_step(tmp_path):
@@ -108,6 +156,21 @@ def test_config_errors_say_what_to_do(tmp_path):
     assert (l2.optimizer, l2.learning_rate, l2.weight_decay) == ("adam", 3e-5, 1e-3)
     with pytest.raises(ValueError, match="loss must be one of"):
         TrainConfig(model_args={"head": "ab"}, loss="rebalanced")
+    # YAML typos of type name the option instead of failing deep inside.
+    for values, message in [({"epochs": [1]}, "epochs must be a whole number"),
+                            ({"epochs": "1"}, "epochs must be a whole number"),
+                            ({"batch_size": 2.5}, "batch_size must be a whole number"),
+                            ({"xla": "no"}, "xla must be true or false"),
+                            ({"model_args": "wide"}, "model_args must be a mapping"),
+                            ({"model_args": {"widht": 0.5}}, "'widht' is not an argument"),
+                            ({"learning_rate": "fast"}, "learning_rate must be a number")]:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig.from_dict(values)
+    # PyYAML reads 3e-5 as text: numbers written so are taken as numbers.
+    (tmp_path / "lr.yaml").write_text("learning_rate: 3e-5\nepochs: 2\n")
+    assert load_config(tmp_path / "lr.yaml").learning_rate == 3e-5
+    (tmp_path / "bad.yaml").write_text("epochs: [1]\n")
+    assert main(["train", str(tmp_path / "bad.yaml")]) == 2
 
 
 def test_precision_and_strategy_on_a_cpu():
@@ -226,6 +289,18 @@ def test_colorize_accepts_gray_rgba_16bit_and_refuses_0_255_floats():
         colorize(model, np.zeros((4, 4, 2), np.uint8))
 
 
+def test_a_long_thin_photo_is_not_blown_up():
+    model = models.zhang_eccv16(width=1 / 16)
+    assert _working_size(model, 12, 4000, 256) == (32, 1024)  # long side <= 4 x render size
+    assert _working_size(model, 300, 400, 256) == (256, 352)  # ordinary photos: short side
+    thin = np.full((12, 4000, 3), 90, np.uint8)
+    assert colorize(model, thin, render_size=256).shape == (12, 4000, 3)
+    with pytest.raises(ValueError, match="render_size must be"):
+        colorize(model, thin, render_size=8)
+    with pytest.raises(ValueError, match="temperature must be 0 or more"):
+        colorize(model, thin, temperature=-1)
+
+
 def test_a_12_megapixel_photo_needs_little_memory_beyond_the_model():
     model = models.zhang_eccv16(width=1 / 16)
     photo = np.full((3000, 4000, 3), 128, np.uint8)  # 12 Mpixel, 36 MB
@@ -243,16 +318,23 @@ def test_colorize_folder_skips_bad_files_and_never_overwrites(tmp_path, capsys):
     (folder / "broken.jpg").write_text("not a photo")
     (folder / "sub").mkdir()
     Image.fromarray(np.full((20, 30), 40000, np.uint16)).save(folder / "sub" / "d.png")
+    Image.open(folder / "p01.png").convert("RGB").save(folder / "p01.jpg")
     model = models.zhang_eccv16(width=1 / 16)
     out = tmp_path / "out"
     report = colorize_folder(model, folder, out, progress=False)
+    # p01.png and p01.jpg would both be p01.png: each keeps its suffix instead.
     assert sorted(p.split("out/")[1] for p in report.written) == \
-        ["p00.png", "p01.png", "sub/d.png"]
+        ["p00.png", "p01.jpg.png", "p01.png.png", "sub/d.png"]
     assert len(report.skipped) == 1 and "not an image" in report.skipped[0][1]
     assert "skipped" in capsys.readouterr().err
     (out / "p00.png").write_bytes(b"mine")
     again = colorize_folder(model, folder, out, progress=False)
-    assert (out / "p00.png").read_bytes() == b"mine" and len(again.existing) == 3
+    assert (out / "p00.png").read_bytes() == b"mine" and len(again.existing) == 4
+    # Files of the same name from different folders are numbered.
+    assert _output_names([pathlib.Path(n) for n in ("a.jpg", "a.jpg", "a.png", "b.tif")]) == \
+        [pathlib.Path(n) for n in ("a.jpg.png", "a.jpg-2.png", "a.png.png", "b.png")]
+    with pytest.raises(ValueError, match="render_size must be"):  # once, not once per photo
+        colorize_folder(model, folder, out, progress=False, render_size=8)
     colorize_folder(model, folder, out, overwrite=True, progress=False)
     assert read_image(out / "p00.png").shape == (48, 64, 3)
 
@@ -293,6 +375,35 @@ def test_evaluate_writes_table_and_figure_with_baselines(tmp_path):
     assert paths["figure"].stat().st_size > 1000
     assert "| gray |" in paths["markdown"].read_text()
     assert paths["csv"].read_text().splitlines()[0].startswith("method,auc,auc_rebalanced")
+    with pytest.raises(ValueError, match="would replace a baseline"):
+        ev.evaluate({"gray": models.zhang_eccv16(width=1 / 16)}, photos)
+
+
+def test_evaluated_models_get_distinct_names():
+    assert _method_names(["runs/a/model.keras", "runs/b/model.keras"]) == ["a/model", "b/model"]
+    assert _method_names(["runs/zhang", "other/l2.keras"]) == ["zhang", "l2"]
+    assert _method_names(["runs/gray"]) == ["gray (model)"]  # not the gray baseline
+    with pytest.raises(ValueError, match="given twice"):
+        _method_names(["runs/a", "runs/a/"])
+
+
+def test_demo_steps_are_exact():
+    assert _epochs_for(2, 25) == (2, 1)
+    assert _epochs_for(30, 25) == (15, 2)
+    assert _epochs_for(50, 25) == (25, 2)
+    with pytest.raises(ValueError, match="--steps must be at least 1"):
+        _epochs_for(0, 25)
+
+
+def test_a_run_folder_loads_its_newest_model(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    models.zhang_eccv16(width=1 / 16, name="finished").save(run / "model.keras")
+    models.zhang_eccv16(width=1 / 16, name="resumed").save(run / "checkpoints" / "last.keras")
+    os.utime(run / "model.keras", (1e9, 1e9))  # the checkpoint of a later, interrupted run
+    assert models.load_model(run).name == "resumed"
+    os.utime(run / "model.keras", None)
+    assert models.load_model(run).name == "finished"
 
 
 # === The command line =========================================================================
@@ -304,6 +415,12 @@ def test_evaluate_writes_table_and_figure_with_baselines(tmp_path):
     (["colorize", "x.png", "-o", "out", "--model", "missing.keras"], "No model file"),
     (["evaluate", "--model", "missing.keras"], "No model file"),
     (["data", "fetch", "nope"], "Unknown data set 'nope'"),
+    (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--render-size", "8"],
+     "render_size must be"),
+    (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--temperature", "-1"],
+     "temperature must be 0 or more"),
+    (["demo", "--steps", "0"], "--steps must be at least 1"),
+    (["demo", "--minutes", "-1"], "time_limit must be > 0"),
 ])
 def test_user_mistakes_give_one_line_and_status_2(argv, message, capsys, tmp_path,
                                                   monkeypatch):

@@ -84,8 +84,9 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
     """Loads a colorlab ``.keras`` file (``safe_mode=True``), or a run folder's ``model.keras``.
 
     Args:
-        path: A ``.keras`` file, or a run folder of :func:`colorlab.train.train` (its
-            ``model.keras``, else its last checkpoint).
+        path: A ``.keras`` file, or a run folder of :func:`colorlab.train.train` (the newer
+            of its ``model.keras`` and ``checkpoints/last.keras``: a resumed run that was
+            interrupted again has a checkpoint newer than its model).
         compile: Restore the loss and optimiser too (False for inference only).
 
     Raises:
@@ -97,7 +98,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         found = [c for c in candidates if c.is_file()]
         if not found:
             raise FileNotFoundError(f"{path} holds no model.keras or checkpoints/last.keras.")
-        path = found[0]
+        path = max(found, key=lambda c: c.stat().st_mtime_ns)
     if not path.is_file():
         raise FileNotFoundError(f"No model file at {path}.")
     if path.suffix != ".keras":
