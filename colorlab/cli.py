@@ -197,7 +197,6 @@ def _method_names(paths: Sequence[str]) -> list[str]:
     return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
 
 
-
 def _score(methods: dict, data: str, split: str, train_split: str | None, *, size: int,
            render_size: int, out: str | os.PathLike, limit: int | None = None,
            temperature: float = 0.38) -> None:

@@ -57,9 +57,10 @@ __all__ = [
 #: ``loss``; optimiser settings. Zhang et al.: Adam, lr 3e-5, betas 0.9/0.99, weight decay
 #: 1e-3 (their solver). One honest difference: Caffe adds weight decay to the gradient
 #: before Adam scales it (coupled L2), Keras subtracts it from the weights after (decoupled,
-#: as AdamW), so the same 1e-3 regularises differently. Iizuka et al.: ADADELTA. The generator alone learns by L1 (as
-#: pix2pix's reconstruction term; the adversarial loop is a separate lesson). The Zhang
-#: network built with ``head="ab"`` regresses ab instead: see :func:`recipe_for`.
+#: as AdamW), so the same 1e-3 regularises differently. Iizuka et al.: ADADELTA. The
+#: generator alone learns by L1 (as pix2pix's reconstruction term; the adversarial loop is a
+#: separate lesson). The Zhang network built with ``head="ab"`` regresses ab instead: see
+#: :func:`recipe_for`.
 RECIPES: dict[str, dict[str, Any]] = {
     "zhang_eccv16": dict(target="soft", loss="rebalanced", optimizer="adam",
                          learning_rate=3e-5, beta_1=0.9, beta_2=0.99, weight_decay=1e-3),
@@ -206,15 +207,13 @@ class TrainConfig:
                 if isinstance(value, bool) or not isinstance(value, int):
                     fail(key, "a whole number")
             elif key in _FLOAT_OPTIONS:
-                if isinstance(value, str):
-                    try:
-                        value = float(value)
-                    except ValueError:
-                        fail(key, "a number")
-                    setattr(self, key, value)
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                try:
+                    number = float(value) if isinstance(value, str) else value
+                except ValueError:
+                    number = None
+                if isinstance(number, bool) or not isinstance(number, (int, float)):
                     fail(key, "a number")
-                setattr(self, key, float(value))
+                setattr(self, key, float(number))
             elif key in _BOOL_OPTIONS:
                 if not isinstance(value, bool):
                     fail(key, "true or false")
@@ -224,9 +223,10 @@ class TrainConfig:
             elif not isinstance(value, str):
                 fail(key, "text")
         if self.model in models.BUILDERS:
-            known = set(inspect.signature(models.BUILDERS[self.model]).parameters)
+            parameters = inspect.signature(models.BUILDERS[self.model]).parameters
+            known = {n for n, p in parameters.items() if p.kind != p.VAR_KEYWORD}
             unknown = sorted(set(self.model_args) - known)
-            if unknown:
+            if unknown and len(known) == len(parameters):  # no **kwargs
                 raise ValueError(
                     f"model_args {', '.join(map(repr, unknown))} is not an argument of "
                     f"{self.model}; its arguments are: {', '.join(sorted(known))}."
@@ -464,11 +464,12 @@ def train(
             if model.stop_training:  # the time limit, or a diverged loss
                 break
         if checkpointer.diverged_at is not None:
+            kept = (f"{run_dir} keeps its last good checkpoint (step {checkpointer.saved_step})"
+                    if checkpoint.exists() else "no checkpoint was saved")
             raise TrainingDiverged(
                 f"The training loss became {checkpointer.bad_loss} at step "
-                f"{checkpointer.diverged_at}; the run stopped and {run_dir} keeps its last "
-                f"good checkpoint (step {checkpointer.saved_step}). Train into a new folder "
-                "with a lower learning_rate (or precision float32)."
+                f"{checkpointer.diverged_at}; the run stopped and {kept}. Train into a new "
+                "folder with a lower learning_rate (or precision float32)."
             )
         _save_atomic(model, run_dir / "model.keras")
     finally:

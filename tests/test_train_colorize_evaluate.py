@@ -111,7 +111,7 @@ def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path):
     with pytest.raises(TrainingDiverged, match="lower learning_rate") as error:
         train(config, run, verbose=0)
     saved = json.loads((run / "state.json").read_text())["step"]
-    assert f"last good checkpoint (step {saved})" in str(error.value)
+    assert f"keeps its last good checkpoint (step {saved})" in str(error.value)
     assert not (run / "model.keras").exists()  # no NaN model passes for a trained one
     assert not (run / "samples").exists()
     model = keras.models.load_model(run / "checkpoints" / "last.keras", safe_mode=True)
