@@ -58,17 +58,16 @@ def _demo(args: argparse.Namespace) -> int:
         val_split="test",
         image_size=args.image_size,
         batch_size=args.batch_size,
-        epochs=1000,  # the time limit ends the run
+        epochs=1000,  # the time limit (or --steps) ends the run
         steps_per_epoch=args.steps_per_epoch,
         learning_rate=args.learning_rate,
         prior="data",
-        time_limit=args.minutes,
+        # --steps: an exact, short run (tests), without a time limit
+        time_limit=args.minutes if args.steps is None else None,
+        max_steps=args.steps,
         samples=2,
         checkpoint_every=50,
     )
-    if args.steps is not None:  # an exact, short run (tests): no time limit
-        config.steps_per_epoch, config.epochs = _epochs_for(args.steps, config.steps_per_epoch)
-        config.time_limit = None
     print(f"colorlab demo: training {config.model} (width {args.width}) on {args.data!r} for "
           f"{'%d steps' % args.steps if args.steps else '%.1f minutes' % args.minutes} ...")
     started = time.monotonic()
@@ -97,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size, "image_size": args.image_size,
         "steps_per_epoch": args.steps_per_epoch, "learning_rate": args.learning_rate,
         "optimizer": args.optimizer, "precision": args.precision,
-        "time_limit": args.minutes, "seed": args.seed,
+        "time_limit": args.minutes, "max_steps": args.max_steps, "seed": args.seed,
     }
     values.update({k: v for k, v in options.items() if v is not None})
     if args.width is not None:
@@ -171,15 +170,6 @@ def _data_prior(args: argparse.Namespace) -> int:
 # === Helpers ==================================================================================
 
 
-def _epochs_for(steps: int, steps_per_epoch: int) -> tuple[int, int]:
-    """(steps per epoch, epochs) making exactly ``steps`` steps in whole epochs: the longest
-    epoch up to ``steps_per_epoch`` that divides ``steps``."""
-    if steps < 1:
-        raise ValueError(f"--steps must be at least 1, got {steps}.")
-    per_epoch = max(d for d in range(1, min(steps, steps_per_epoch) + 1) if steps % d == 0)
-    return per_epoch, steps // per_epoch
-
-
 def _method_names(paths: Sequence[str]) -> list[str]:
     """A distinct table name per model: the file's stem or the run folder's name, with as
     many parent folders as it takes to tell them apart (``a/model``, ``b/model``)."""
@@ -194,6 +184,8 @@ def _method_names(paths: Sequence[str]) -> list[str]:
         names = ["/".join(p[-depth:]) for p in parts]
         if len(set(names)) == len(names):
             break
+    else:  # a folder a/model beside a file a/model.keras: the paths as given
+        names = [str(p) for p in paths]
     return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
 
 
@@ -273,6 +265,7 @@ def _parser() -> argparse.ArgumentParser:
                     choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
     tr.add_argument("--xla", action="store_true", help="compile the training step with XLA")
     tr.add_argument("--minutes", type=float, help="stop after this many minutes")
+    tr.add_argument("--max-steps", type=int, help="stop after this many steps in all")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--out", default="runs/latest", help="run folder (default runs/latest)")
     tr.set_defaults(run=_train)

@@ -294,22 +294,26 @@ def _working_size(model: keras.Model, height: int, width: int, render_size: int)
 
 def _output_names(names: Sequence[pathlib.Path]) -> list[pathlib.Path]:
     """A distinct ``.png`` name per input: ``x.png``; clashing ones keep their suffix
-    (``x.jpg.png``); any still clashing are numbered (``x.jpg-2.png``)."""
+    (``x.jpg.png``); any still clashing are numbered (``x.jpg-2.png``). Names that differ
+    only in case clash too (they are one file on macOS and Windows)."""
+    def key(name: pathlib.Path) -> str:
+        return str(name).lower()
+
     plain = [name.with_suffix(".png") for name in names]
-    counts: dict[pathlib.Path, int] = {}
+    counts: dict[str, int] = {}
     for name in plain:
-        counts[name] = counts.get(name, 0) + 1
-    wanted = [n.with_name(f"{o.name}.png") if counts[n] > 1 else n
+        counts[key(name)] = counts.get(key(name), 0) + 1
+    wanted = [n.with_name(f"{o.name}.png") if counts[key(n)] > 1 else n
               for n, o in zip(plain, names)]
-    taken = set(plain) | set(wanted)
-    seen: set[pathlib.Path] = set()
+    taken = {key(n) for n in plain + wanted}
+    seen: set[str] = set()
     result = []
     for name in wanted:
         candidate, number = name, 1
-        while candidate in seen or (number > 1 and candidate in taken):
+        while key(candidate) in seen or (number > 1 and key(candidate) in taken):
             number += 1
             candidate = name.with_name(f"{name.stem}-{number}.png")
-        seen.add(candidate)
+        seen.add(key(candidate))
         result.append(candidate)
     return result
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import numbers
 import os
 import pathlib
 import time
@@ -75,10 +76,12 @@ _OPTIMIZERS = ("adam", "adadelta", "sgd")
 _PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _REGRESSION_LOSSES = ("mse", "l1", "huber")
 _INT_OPTIONS = ("image_size", "batch_size", "epochs", "steps_per_epoch", "seed",
-                "checkpoint_every", "samples")
+                "checkpoint_every", "samples", "max_steps")
 _FLOAT_OPTIONS = ("learning_rate", "beta_1", "beta_2", "weight_decay", "momentum",
                   "rebalance_lambda", "time_limit")
 _BOOL_OPTIONS = ("xla", "cache")
+#: Options that may change when a run resumes: how long to train, not what.
+_HOW_LONG = ("epochs", "time_limit", "max_steps")
 
 
 def recipe_for(model: str, model_args: dict | None = None) -> dict[str, Any]:
@@ -123,6 +126,9 @@ class TrainConfig:
         cache: Keep decoded photos in memory after the first epoch.
         time_limit: Stop after this many minutes of training (None: no limit); the model
             is saved as usual, and a later call resumes.
+        max_steps: Stop once this many steps are trained in all (None: epochs x
+            steps_per_epoch); the last epoch may be a partial one. Like ``epochs`` and
+            ``time_limit``, it may change when a run resumes.
     """
 
     model: str = "zhang_eccv16"
@@ -151,6 +157,7 @@ class TrainConfig:
     samples: int = 4
     cache: bool = True
     time_limit: float | None = None
+    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -184,6 +191,10 @@ class TrainConfig:
             raise ValueError(f"samples must be 0 or more, got {self.samples}.")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be > 0 minutes, got {self.time_limit}.")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be positive, got {self.max_steps}.")
+        if not 0.0 <= self.rebalance_lambda <= 1.0:
+            raise ValueError(f"rebalance_lambda must be in [0, 1], got {self.rebalance_lambda}.")
 
     def _check_types(self) -> None:
         """Refuses options of the wrong type (a YAML typo) with a message naming the option.
@@ -204,19 +215,22 @@ class TrainConfig:
                     fail(key, f"set ({f.type})")
                 continue
             if key in _INT_OPTIONS:
-                if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
                     fail(key, "a whole number")
+                setattr(self, key, int(value))
             elif key in _FLOAT_OPTIONS:
                 try:
                     number = float(value) if isinstance(value, str) else value
                 except ValueError:
                     number = None
-                if isinstance(number, bool) or not isinstance(number, (int, float)):
-                    fail(key, "a number")
+                if isinstance(number, (bool, np.bool_)) or not isinstance(number, numbers.Real) \
+                        or not np.isfinite(number):
+                    fail(key, "a finite number")
                 setattr(self, key, float(number))
             elif key in _BOOL_OPTIONS:
-                if not isinstance(value, bool):
+                if not isinstance(value, (bool, np.bool_)):
                     fail(key, "true or false")
+                setattr(self, key, bool(value))
             elif key == "model_args":
                 if not isinstance(value, dict):
                     fail(key, "a mapping of builder arguments, e.g. {width: 0.25}")
@@ -368,8 +382,8 @@ def train(
     Args:
         config: The run's settings.
         run_dir: The run folder (created). If it holds a checkpoint of the same config,
-            training continues from it; ``epochs`` and ``time_limit`` may differ (train
-            longer, or for another session's length).
+            training continues from it; ``epochs``, ``time_limit`` and ``max_steps`` may
+            differ (train longer, or for another session's length).
         resume: False refuses a folder that already holds a run, instead of resuming.
         strategy: A tf.distribute strategy (default: :func:`choose_strategy`).
         verbose: Keras fit verbosity.
@@ -388,6 +402,11 @@ def train(
     saved_config = run_dir / "config.yaml"
     # A config.yaml without a checkpoint is a start that failed before its first step (a
     # wrong data set, say): the corrected command simply starts afresh.
+    if (run_dir / "model.keras").exists() and not checkpoint.exists():
+        raise ValueError(
+            f"{run_dir} holds a trained model.keras but no checkpoints/last.keras to resume "
+            "from; train into a new folder."
+        )
     if checkpoint.exists():
         if not resume:
             raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
@@ -432,22 +451,17 @@ def train(
         val_data, sample_photos = _validation(config, data_dir)
         checkpointer = _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch, start)
         callbacks = [
-            checkpointer,  # first: it stops a diverged run before the others see the epoch
+            checkpointer,  # first: a diverged run writes no sample figure
             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
             keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
         ]
         if config.time_limit:
             callbacks.append(_TimeLimit(config.time_limit * 60.0))
         if sample_photos is not None:
-            callbacks.append(_SampleColorizations(run_dir / "samples", sample_photos, config))
+            callbacks.append(_SampleColorizations(run_dir / "samples", sample_photos, config,
+                                                  checkpointer))
         history: dict = {}
-        epoch, done = divmod(start, steps_per_epoch)
-        phases = []
-        if done and epoch < config.epochs:  # finish the interrupted epoch first
-            phases.append((epoch, epoch + 1, steps_per_epoch - done))
-            epoch += 1
-        if epoch < config.epochs:
-            phases.append((epoch, config.epochs, steps_per_epoch))
+        phases = _phases(start, steps_per_epoch, config.epochs, config.max_steps)
         val_steps = None
         if val_data is not None:
             # Full batches only (a replica must never get an empty share): the photos repeat,
@@ -466,10 +480,11 @@ def train(
         if checkpointer.diverged_at is not None:
             kept = (f"{run_dir} keeps its last good checkpoint (step {checkpointer.saved_step})"
                     if checkpoint.exists() else "no checkpoint was saved")
+            advice = "a lower learning_rate" + (" or precision float32"
+                                                 if policy == "mixed_float16" else "")
             raise TrainingDiverged(
-                f"The training loss became {checkpointer.bad_loss} at step "
-                f"{checkpointer.diverged_at}; the run stopped and {kept}. Train into a new "
-                "folder with a lower learning_rate (or precision float32)."
+                f"Training diverged ({checkpointer.problem}) at step {checkpointer.diverged_at}; "
+                f"the run stopped and {kept}. Train into a new folder with {advice}."
             )
         _save_atomic(model, run_dir / "model.keras")
     finally:
@@ -478,6 +493,27 @@ def train(
 
 
 # === Internals ================================================================================
+
+
+def _phases(start: int, steps_per_epoch: int, epochs: int,
+            max_steps: int | None) -> list[tuple[int, int, int]]:
+    """The fit calls that train from step ``start`` to the end: (initial_epoch, epochs,
+    steps_per_epoch) each. An interrupted epoch is finished first; whole epochs go in one
+    call; a ``max_steps`` that ends mid-epoch makes the last epoch a short one."""
+    stop = steps_per_epoch * epochs if max_steps is None else \
+        min(steps_per_epoch * epochs, max_steps)
+    phases, step = [], start
+    while step < stop:
+        epoch, done = divmod(step, steps_per_epoch)
+        whole = (stop - step) // steps_per_epoch if done == 0 else 0
+        if whole:
+            phases.append((epoch, epoch + whole, steps_per_epoch))
+            step += whole * steps_per_epoch
+        else:
+            steps = min(steps_per_epoch - done, stop - step)
+            phases.append((epoch, epoch + 1, steps))
+            step += steps
+    return phases
 
 
 def _model_args(config: TrainConfig, train_data: Any) -> dict:
@@ -553,7 +589,7 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
 
 def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path) -> None:
     a, b = saved.to_dict(), new.to_dict()
-    for key in ("epochs", "time_limit"):  # how long to train may change; what, may not
+    for key in _HOW_LONG:  # how long to train may change; what, may not
         a.pop(key), b.pop(key)
     changed = sorted(k for k in a if a[k] != b[k])
     if changed:
@@ -588,8 +624,9 @@ class TrainingDiverged(RuntimeError):
 
 class _StepCheckpoint(keras.callbacks.Callback):
     """Counts steps; saves the model and optimiser every ``every`` steps and at each epoch
-    end, unless the loss has become NaN or infinite: then it stops training and saves
-    nothing more, so the last checkpoint stays the last good one.
+    end, unless the loss or a weight has become NaN or infinite: then it stops training and
+    saves nothing more, so the last checkpoint stays the last good one. (The loss of a step
+    is computed before its update, so the weights are checked before each save too.)
 
     The step count is the batches trained, kept in ``state.json``: under mixed_float16 the
     optimiser's own count skips the steps whose gradients overflowed.
@@ -603,23 +640,30 @@ class _StepCheckpoint(keras.callbacks.Callback):
         self.steps_per_epoch = steps_per_epoch
         self.step = self.saved_step = int(start)
         self.diverged_at: int | None = None
-        self.bad_loss: float | None = None
+        self.problem = ""
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.step += 1
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(float(loss)):
-            if self.diverged_at is None:
-                self.diverged_at, self.bad_loss = self.step, float(loss)
-            self.model.stop_training = True
+            self._diverged(f"the loss became {float(loss)}")
         elif self.step % self.every == 0:
             self._save()
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         self._save()
 
+    def _diverged(self, problem: str) -> None:
+        if self.diverged_at is None:
+            self.diverged_at, self.problem = self.step, problem
+        self.model.stop_training = True
+
     def _save(self) -> None:
         if self.step == self.saved_step or self.diverged_at is not None:
+            return
+        if not all(np.isfinite(keras.ops.convert_to_numpy(v)).all()
+                   for v in self.model.weights):
+            self._diverged("a weight became NaN or infinite")
             return
         _save_atomic(self.model, self.run_dir / "checkpoints" / "last.keras")
         state = {"step": self.step, "epoch": self.step / self.steps_per_epoch}
@@ -643,14 +687,16 @@ class _TimeLimit(keras.callbacks.Callback):
 class _SampleColorizations(keras.callbacks.Callback):
     """After each epoch, writes gray | colorized | truth for the same held-out photos."""
 
-    def __init__(self, folder: pathlib.Path, photos: np.ndarray, config: TrainConfig) -> None:
+    def __init__(self, folder: pathlib.Path, photos: np.ndarray, config: TrainConfig,
+                 checkpointer: _StepCheckpoint) -> None:
         super().__init__()
         self.folder = folder
         self.photos = photos
         self.size = config.image_size  # colorize rounds it to the models' multiple
+        self.checkpointer = checkpointer  # knows whether the run has diverged
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        if self.model.stop_training and not np.isfinite(float((logs or {}).get("loss", 0.0))):
+        if self.checkpointer.diverged_at is not None:
             return  # a diverged model colorizes nothing worth a figure
         from colorlab.colorize import colorize, gray_rgb
         from colorlab.plot import save_comparison

@@ -16,7 +16,7 @@ from PIL import Image
 
 from colorlab import color, models, plot
 from colorlab import evaluate as ev
-from colorlab.cli import _epochs_for, _method_names, main
+from colorlab.cli import _method_names, main
 from colorlab.colorize import (
     _output_names,
     _working_size,
@@ -29,6 +29,7 @@ from colorlab.train import (
     TrainConfig,
     TrainingDiverged,
     _check_same_run,
+    _phases,
     choose_precision,
     choose_strategy,
     load_config,
@@ -81,6 +82,10 @@ def test_training_writes_the_run_folder_and_resumes(tmp_path):
     # A different run in the same folder is refused, naming what changed.
     with pytest.raises(ValueError, match="batch_size"):
         train(TrainConfig(**{**TINY_RUN, "data": str(data), "batch_size": 3}), run, verbose=0)
+    # A trained model without checkpoints to resume from is never trained over.
+    (run / "checkpoints" / "last.keras").unlink()
+    with pytest.raises(ValueError, match="holds a trained model.keras"):
+        train(config, run, verbose=0)
 
 
 def test_a_time_limited_run_resumes_mid_epoch_and_plots_each_epoch_once(tmp_path):
@@ -104,11 +109,12 @@ def test_a_time_limited_run_resumes_mid_epoch_and_plots_each_epoch_once(tmp_path
 
 def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path):
     data = photo_folder(tmp_path)
-    # Adam moves every weight by ~learning_rate per step: 1e30 overflows the next forward pass.
-    config = TrainConfig(**{**TINY_RUN, "data": str(data), "steps_per_epoch": 4,
-                            "checkpoint_every": 1, "learning_rate": 1e30, "samples": 1})
+    # Adam moves every weight by ~learning_rate per step: at 1e4 a step's update can turn
+    # weights NaN while that step's loss (computed before the update) is still finite.
+    config = TrainConfig(**{**TINY_RUN, "data": str(data), "steps_per_epoch": 6,
+                            "checkpoint_every": 1, "learning_rate": 1e4, "samples": 1})
     run = tmp_path / "run"
-    with pytest.raises(TrainingDiverged, match="lower learning_rate") as error:
+    with pytest.raises(TrainingDiverged, match="with a lower learning_rate.$") as error:
         train(config, run, verbose=0)
     saved = json.loads((run / "state.json").read_text())["step"]
     assert f"keeps its last good checkpoint (step {saved})" in str(error.value)
@@ -163,9 +169,17 @@ def test_config_errors_say_what_to_do(tmp_path):
                             ({"xla": "no"}, "xla must be true or false"),
                             ({"model_args": "wide"}, "model_args must be a mapping"),
                             ({"model_args": {"widht": 0.5}}, "'widht' is not an argument"),
-                            ({"learning_rate": "fast"}, "learning_rate must be a number")]:
+                            ({"learning_rate": "fast"}, "learning_rate must be a finite number")]:
         with pytest.raises(ValueError, match=message):
             TrainConfig.from_dict(values)
+    with pytest.raises(ValueError, match="learning_rate must be a finite number"):
+        TrainConfig.from_dict({"learning_rate": "1e400"})
+    with pytest.raises(ValueError, match="rebalance_lambda must be in"):
+        TrainConfig(rebalance_lambda=2)
+    # numpy scalars are numbers too, stored as Python's (config.yaml stays plain YAML).
+    config = TrainConfig(epochs=np.int64(3), learning_rate=np.float32(1e-3), xla=np.bool_(True))
+    assert (type(config.epochs), type(config.learning_rate), type(config.xla)) == \
+        (int, float, bool)
     # PyYAML reads 3e-5 as text: numbers written so are taken as numbers.
     (tmp_path / "lr.yaml").write_text("learning_rate: 3e-5\nepochs: 2\n")
     assert load_config(tmp_path / "lr.yaml").learning_rate == 3e-5
@@ -333,6 +347,9 @@ def test_colorize_folder_skips_bad_files_and_never_overwrites(tmp_path, capsys):
     # Files of the same name from different folders are numbered.
     assert _output_names([pathlib.Path(n) for n in ("a.jpg", "a.jpg", "a.png", "b.tif")]) == \
         [pathlib.Path(n) for n in ("a.jpg.png", "a.jpg-2.png", "a.png.png", "b.png")]
+    # Names differing only in case are one file on macOS and Windows.
+    assert _output_names([pathlib.Path("X.jpg"), pathlib.Path("x.png")]) == \
+        [pathlib.Path("X.jpg.png"), pathlib.Path("x.png.png")]
     with pytest.raises(ValueError, match="render_size must be"):  # once, not once per photo
         colorize_folder(model, folder, out, progress=False, render_size=8)
     colorize_folder(model, folder, out, overwrite=True, progress=False)
@@ -383,16 +400,17 @@ def test_evaluated_models_get_distinct_names():
     assert _method_names(["runs/a/model.keras", "runs/b/model.keras"]) == ["a/model", "b/model"]
     assert _method_names(["runs/zhang", "other/l2.keras"]) == ["zhang", "l2"]
     assert _method_names(["runs/gray"]) == ["gray (model)"]  # not the gray baseline
+    assert _method_names(["a/model", "a/model.keras"]) == ["a/model", "a/model.keras"]
     with pytest.raises(ValueError, match="given twice"):
         _method_names(["runs/a", "runs/a/"])
 
 
-def test_demo_steps_are_exact():
-    assert _epochs_for(2, 25) == (2, 1)
-    assert _epochs_for(30, 25) == (15, 2)
-    assert _epochs_for(50, 25) == (25, 2)
-    with pytest.raises(ValueError, match="--steps must be at least 1"):
-        _epochs_for(0, 25)
+def test_training_phases_finish_epochs_and_stop_at_max_steps():
+    assert _phases(0, 25, 4, None) == [(0, 4, 25)]
+    assert _phases(30, 25, 4, None) == [(1, 2, 20), (2, 4, 25)]  # the interrupted epoch first
+    assert _phases(0, 25, 1000, 30) == [(0, 1, 25), (1, 2, 5)]  # a short last epoch
+    assert _phases(27, 25, 1000, 30) == [(1, 2, 3)]
+    assert _phases(30, 25, 1000, 30) == [] and _phases(100, 25, 4, None) == []
 
 
 def test_a_run_folder_loads_its_newest_model(tmp_path):
@@ -419,7 +437,7 @@ def test_a_run_folder_loads_its_newest_model(tmp_path):
      "render_size must be"),
     (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--temperature", "-1"],
      "temperature must be 0 or more"),
-    (["demo", "--steps", "0"], "--steps must be at least 1"),
+    (["demo", "--steps", "0"], "max_steps must be positive"),
     (["demo", "--minutes", "-1"], "time_limit must be > 0"),
 ])
 def test_user_mistakes_give_one_line_and_status_2(argv, message, capsys, tmp_path,
@@ -462,11 +480,15 @@ def test_cli_train_colorize_evaluate_round_trip(tmp_path, capsys):
 
 def test_demo_runs_end_to_end_on_the_sample(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--steps", "2", "--width", "0.0625",
+    assert main(["demo", "--out", str(out), "--steps", "3", "--width", "0.0625",
                  "--image-size", "64", "--steps-per-epoch", "2"]) == 0
     for name in ("run/model.keras", "metrics.csv", "metrics.md", "comparison.png"):
         assert (out / name).is_file(), name
     assert len(list((out / "colorized").glob("*.png"))) == 2  # the held-out test photos
     printed = capsys.readouterr().out
-    assert "| zhang (demo) |" in printed
+    assert "| zhang (demo) |" in printed and "  3 steps in" in printed  # exact, mid-epoch
     assert "resumed" not in printed  # a fresh run says nothing about resuming
+    # Another length resumes the same run.
+    assert main(["demo", "--out", str(out), "--steps", "4", "--width", "0.0625",
+                 "--image-size", "64", "--steps-per-epoch", "2"]) == 0
+    assert "  4 steps in" in capsys.readouterr().out
