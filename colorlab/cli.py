@@ -72,9 +72,13 @@ def _demo(args: argparse.Namespace) -> int:
           f"{'%d steps' % args.steps if args.steps else '%.1f minutes' % args.minutes} ...")
     started = time.monotonic()
     result = train(config, out / "run", verbose=2 if args.verbose else 0)
-    resumed = f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step else ""
-    print(f"  {result.steps} steps in {time.monotonic() - started:.0f} s{resumed}; "
-          f"model: {out / 'run' / 'model.keras'}")
+    seconds = time.monotonic() - started
+    if result.resumed_from_step:
+        trained = (f"steps {result.resumed_from_step} to {result.steps} in {seconds:.0f} s "
+                   "(resumed the run in this folder)")
+    else:
+        trained = f"{result.steps} steps in {seconds:.0f} s"
+    print(f"  {trained}; model: {out / 'run' / 'model.keras'}")
 
     held_out = registry.split_files(args.data, "test")
     if not held_out:
@@ -128,10 +132,16 @@ def _colorize(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from colorlab.models import load_model
 
+    from colorlab.colorize import _check_options
+
+    if args.size < 32:
+        raise ValueError(f"--size must be at least 32 pixels, got {args.size}.")
+    render_size = args.size if args.render_size is None else args.render_size
+    _check_options(render_size, args.temperature)  # before the models load
     methods = {name: load_model(path, compile=False)
                for name, path in zip(_method_names(args.model), args.model)}
     _score(methods, args.data, args.split, None if args.split == "train" else "train",
-           size=args.size, render_size=args.size, out=args.out, limit=args.limit,
+           size=args.size, render_size=render_size, out=args.out, limit=args.limit,
            temperature=args.temperature)
     return 0
 
@@ -232,7 +242,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--data", default="sample",
                       help="registry data set or folder of photos (default: sample)")
-    demo.add_argument("--out", default="colorlab-demo", help="output folder")
+    demo.add_argument("--out", default="colorlab-demo",
+                      help="output folder (default colorlab-demo; run again to resume)")
     demo.add_argument("--minutes", type=float, default=2.0, help="training time (default 2)")
     demo.add_argument("--steps", type=int, default=None,
                       help="train exactly this many steps instead of --minutes")
@@ -273,7 +284,8 @@ def _parser() -> argparse.ArgumentParser:
     co = commands.add_parser(
         "colorize", help="colorize photos or folders",
         description="Colorizes photos of any size; results are PNGs in the output folder. "
-        "Existing results are kept unless --overwrite.",
+        "Existing results are kept unless --overwrite. A file that cannot be read is skipped "
+        "and counted; the exit status is 1 when no photo could be colorized.",
     )
     co.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
     co.add_argument("-o", "--output", required=True, help="output folder")
@@ -293,10 +305,15 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", action="append", required=True,
                     help="a .keras file or run folder (repeat to compare models)")
     ev.add_argument("--data", default="sample", help="registry data set or folder")
-    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument("--split", default="test", choices=["train", "val", "test"],
+                    help="the held-out photos to score (default test; the mean-colour "
+                    "baseline comes from train)")
     ev.add_argument("--size", type=int, default=256, help="evaluation crop side")
+    ev.add_argument("--render-size", type=int, default=None,
+                    help="short side the models see (default: --size)")
     ev.add_argument("--limit", type=int, default=None, help="at most this many photos")
-    ev.add_argument("--temperature", type=float, default=0.38)
+    ev.add_argument("--temperature", type=float, default=0.38,
+                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.)")
     ev.add_argument("--out", default="evaluation", help="output folder")
     ev.set_defaults(run=_evaluate)
 

@@ -438,6 +438,7 @@ def test_a_run_folder_loads_its_newest_model(tmp_path):
     (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--temperature", "-1"],
      "temperature must be 0 or more"),
     (["demo", "--steps", "0"], "max_steps must be positive"),
+    (["evaluate", "--model", "m.keras", "--size", "8"], "--size must be at least 32"),
     (["demo", "--minutes", "-1"], "time_limit must be > 0"),
 ])
 def test_user_mistakes_give_one_line_and_status_2(argv, message, capsys, tmp_path,
@@ -491,4 +492,4 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, capsys):
     # Another length resumes the same run.
     assert main(["demo", "--out", str(out), "--steps", "4", "--width", "0.0625",
                  "--image-size", "64", "--steps-per-epoch", "2"]) == 0
-    assert "  4 steps in" in capsys.readouterr().out
+    assert "steps 3 to 4 in" in capsys.readouterr().out
