@@ -116,10 +116,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _colorize(args: argparse.Namespace) -> int:
-    from colorlab.colorize import _check_options, colorize_folder
+    from colorlab.colorize import check_options, colorize_folder
     from colorlab.models import load_model
 
-    _check_options(args.render_size, args.temperature)  # before the model loads
+    check_options(args.render_size, args.temperature)  # before the model loads
     model = load_model(args.model, compile=False)
     report = colorize_folder(
         model, args.inputs, args.output, overwrite=args.overwrite,
@@ -130,14 +130,13 @@ def _colorize(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from colorlab.colorize import check_options
     from colorlab.models import load_model
-
-    from colorlab.colorize import _check_options
 
     if args.size < 32:
         raise ValueError(f"--size must be at least 32 pixels, got {args.size}.")
     render_size = args.size if args.render_size is None else args.render_size
-    _check_options(render_size, args.temperature)  # before the models load
+    check_options(render_size, args.temperature)  # before the models load
     methods = {name: load_model(path, compile=False)
                for name, path in zip(_method_names(args.model), args.model)}
     _score(methods, args.data, args.split, None if args.split == "train" else "train",

@@ -27,7 +27,8 @@ from colorlab.models import model_bins
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "ColorizeReport", "colorize", "colorize_folder", "gray_rgb", "read_image", "with_ab",
+    "ColorizeReport", "check_options", "colorize", "colorize_folder", "gray_rgb", "read_image",
+    "with_ab",
 ]
 
 #: Every colorlab model accepts sides that are multiples of this.
@@ -68,7 +69,7 @@ def colorize(
     Raises:
         ValueError: an image of the wrong shape or value range.
     """
-    _check_options(render_size, temperature)
+    check_options(render_size, temperature)
     rgb, alpha = _as_rgb(image)
     height, width = rgb.shape[:2]
     small_h, small_w = _working_size(model, height, width, render_size)
@@ -156,6 +157,26 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ValueError(f"{path.name}: unreadable or corrupt ({error}).") from None
 
 
+def check_options(render_size: Any, temperature: Any) -> None:
+    """Refuses a render size or temperature that no photo could be colorized with.
+
+    Raises:
+        ValueError: render_size not a whole number >= 32, or temperature negative or not
+            finite.
+    """
+    if isinstance(render_size, bool) or not isinstance(render_size, (int, np.integer)) \
+            or render_size < SIDE_MULTIPLE:
+        raise ValueError(
+            f"render_size must be a whole number of pixels, at least {SIDE_MULTIPLE}; got "
+            f"{render_size!r}."
+        )
+    if not float(temperature) >= 0.0 or not np.isfinite(float(temperature)):
+        raise ValueError(
+            f"temperature must be 0 or more (0.38 in Zhang et al.; 0: the most likely bin, "
+            f"1: the mean), got {temperature}."
+        )
+
+
 @dataclasses.dataclass
 class ColorizeReport:
     """What :func:`colorize_folder` did: files written, kept (not overwritten), skipped."""
@@ -204,7 +225,7 @@ def colorize_folder(
     """
     from tqdm.auto import tqdm
 
-    _check_options(options.get("render_size", 256), options.get("temperature", 0.38))
+    check_options(options.get("render_size", 256), options.get("temperature", 0.38))
     files = _input_files(inputs)
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -261,21 +282,6 @@ def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
     return np.ascontiguousarray(image), alpha
-
-
-def _check_options(render_size: Any, temperature: Any) -> None:
-    """Refuses a render size or temperature that no photo could be colorized with."""
-    if isinstance(render_size, bool) or not isinstance(render_size, (int, np.integer)) \
-            or render_size < SIDE_MULTIPLE:
-        raise ValueError(
-            f"render_size must be a whole number of pixels, at least {SIDE_MULTIPLE}; got "
-            f"{render_size!r}."
-        )
-    if not float(temperature) >= 0.0 or not np.isfinite(float(temperature)):
-        raise ValueError(
-            f"temperature must be 0 or more (0.38 in Zhang et al.; 0: the most likely bin, "
-            f"1: the mean), got {temperature}."
-        )
 
 
 def _working_size(model: keras.Model, height: int, width: int, render_size: int) -> tuple:
