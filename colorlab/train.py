@@ -180,19 +180,17 @@ class TrainConfig:
             raise ValueError(f"loss must be one of {_REGRESSION_LOSSES}, got {self.loss!r}.")
         if self.prior not in ("imagenet", "data", "none"):
             raise ValueError(f"prior must be 'imagenet', 'data' or 'none', got {self.prior!r}.")
-        for key in ("image_size", "batch_size", "epochs", "checkpoint_every"):
-            if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)}.")
-        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be positive, got {self.steps_per_epoch}.")
+        for key in ("image_size", "batch_size", "epochs", "checkpoint_every",
+                    "steps_per_epoch", "max_steps"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"{key} must be a positive integer, got {value}.")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
         if self.samples < 0:
             raise ValueError(f"samples must be 0 or more, got {self.samples}.")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be > 0 minutes, got {self.time_limit}.")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be positive, got {self.max_steps}.")
         if not 0.0 <= self.rebalance_lambda <= 1.0:
             raise ValueError(f"rebalance_lambda must be in [0, 1], got {self.rebalance_lambda}.")
 
@@ -432,6 +430,7 @@ def train(
         photos = train_data.num_photos or config.batch_size
         steps_per_epoch = int(config.steps_per_epoch or max(1, photos // config.batch_size))
         total_steps = steps_per_epoch * config.epochs
+        stop = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
         prior = _prior_for(config, data_dir)
 
         with strategy.scope():
@@ -446,7 +445,7 @@ def train(
         start = max(int(model.optimizer.iterations.numpy()), start_hint)
         if verbose:
             print(f"{'Resuming' if start else 'Starting'} {config.model} at step {start} of "
-                  f"{total_steps} ({policy}, {strategy.num_replicas_in_sync} replica(s)).")
+                  f"{stop} ({policy}, {strategy.num_replicas_in_sync} replica(s)).")
 
         val_data, sample_photos = _validation(config, data_dir)
         checkpointer = _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch, start)
@@ -461,7 +460,7 @@ def train(
             callbacks.append(_SampleColorizations(run_dir / "samples", sample_photos, config,
                                                   checkpointer))
         history: dict = {}
-        phases = _phases(start, steps_per_epoch, config.epochs, config.max_steps)
+        phases = _phases(start, steps_per_epoch, stop)
         val_steps = None
         if val_data is not None:
             # Full batches only (a replica must never get an empty share): the photos repeat,
@@ -495,13 +494,10 @@ def train(
 # === Internals ================================================================================
 
 
-def _phases(start: int, steps_per_epoch: int, epochs: int,
-            max_steps: int | None) -> list[tuple[int, int, int]]:
-    """The fit calls that train from step ``start`` to the end: (initial_epoch, epochs,
+def _phases(start: int, steps_per_epoch: int, stop: int) -> list[tuple[int, int, int]]:
+    """The fit calls that train from step ``start`` to step ``stop``: (initial_epoch, epochs,
     steps_per_epoch) each. An interrupted epoch is finished first; whole epochs go in one
-    call; a ``max_steps`` that ends mid-epoch makes the last epoch a short one."""
-    stop = steps_per_epoch * epochs if max_steps is None else \
-        min(steps_per_epoch * epochs, max_steps)
+    call; a ``stop`` mid-epoch (``max_steps``) makes the last epoch a short one."""
     phases, step = [], start
     while step < stop:
         epoch, done = divmod(step, steps_per_epoch)
@@ -619,7 +615,8 @@ def _save_atomic(model: keras.Model, path: pathlib.Path) -> None:
 
 
 class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite; the last good checkpoint was kept."""
+    """The training loss or a weight became NaN or infinite; the last good checkpoint was
+    kept."""
 
 
 class _StepCheckpoint(keras.callbacks.Callback):

@@ -406,11 +406,11 @@ def test_evaluated_models_get_distinct_names():
 
 
 def test_training_phases_finish_epochs_and_stop_at_max_steps():
-    assert _phases(0, 25, 4, None) == [(0, 4, 25)]
-    assert _phases(30, 25, 4, None) == [(1, 2, 20), (2, 4, 25)]  # the interrupted epoch first
-    assert _phases(0, 25, 1000, 30) == [(0, 1, 25), (1, 2, 5)]  # a short last epoch
-    assert _phases(27, 25, 1000, 30) == [(1, 2, 3)]
-    assert _phases(30, 25, 1000, 30) == [] and _phases(100, 25, 4, None) == []
+    assert _phases(0, 25, 100) == [(0, 4, 25)]
+    assert _phases(30, 25, 100) == [(1, 2, 20), (2, 4, 25)]  # the interrupted epoch first
+    assert _phases(0, 25, 30) == [(0, 1, 25), (1, 2, 5)]  # max_steps: a short last epoch
+    assert _phases(27, 25, 30) == [(1, 2, 3)]
+    assert _phases(30, 25, 30) == [] and _phases(100, 25, 100) == []
 
 
 def test_a_run_folder_loads_its_newest_model(tmp_path):
@@ -437,7 +437,7 @@ def test_a_run_folder_loads_its_newest_model(tmp_path):
      "render_size must be"),
     (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--temperature", "-1"],
      "temperature must be 0 or more"),
-    (["demo", "--steps", "0"], "max_steps must be positive"),
+    (["demo", "--steps", "0"], "max_steps must be a positive integer"),
     (["evaluate", "--model", "m.keras", "--size", "8"], "--size must be at least 32"),
     (["demo", "--minutes", "-1"], "time_limit must be > 0"),
 ])
