@@ -16,6 +16,7 @@ channels ab. The modules, one concept each:
 - :mod:`colorlab.notebook`: set-up helpers for the notebooks (GPU check, quick mode).
 """
 
+from colorlab import _startup  # noqa: F401  (first: TensorFlow's start-up, without noise)
 from colorlab import color, losses, models, quantize, rebalance
 from colorlab.color import lab_to_rgb, rgb_to_lab
 from colorlab.notebook import quick_mode

@@ -27,13 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return USAGE_ERROR
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("colorlab: interrupted (a training run resumes from its last checkpoint).",
               file=sys.stderr)
         return 130
+    except MemoryError:
+        print("colorlab: error: out of memory; use a smaller --batch-size, --image-size, "
+              "--width or --render-size.", file=sys.stderr)
+        return USAGE_ERROR
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as error:
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"colorlab: error: {message}", file=sys.stderr)
@@ -45,7 +48,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     """Train a small Zhang model, colorize held-out photos, evaluate against the baselines."""
-    from colorlab import registry
     from colorlab.colorize import colorize_folder
     from colorlab.train import TrainConfig, train
 
@@ -68,6 +70,7 @@ def _demo(args: argparse.Namespace) -> int:
         samples=2,
         checkpoint_every=50,
     )
+    held_out = _demo_photos(args.data)
     print(f"colorlab demo: training {config.model} (width {args.width}) on {args.data!r} for "
           f"{'%d steps' % args.steps if args.steps else '%.1f minutes' % args.minutes} ...")
     started = time.monotonic()
@@ -80,15 +83,38 @@ def _demo(args: argparse.Namespace) -> int:
         trained = f"{result.steps} steps in {seconds:.0f} s"
     print(f"  {trained}; model: {out / 'run' / 'model.keras'}")
 
-    held_out = registry.split_files(args.data, "test")
-    if not held_out:
-        raise ValueError(f"{args.data!r} has no photos in its test split to hold out.")
     report = colorize_folder(result.model, held_out, out / "colorized", overwrite=True,
                              progress=False, render_size=args.image_size)
     print(f"  colorized {len(report.written)} held-out photos into {out / 'colorized'}")
-    _score({"zhang (demo)": result.model}, args.data, "test", "train+val", size=256,
-           render_size=args.image_size, out=out)
+    run = str(out / "run")
+    _score([_Method(run, result.model, config)], args.data, "test", size=256, render_size=None,
+           out=out)
+    print(f"(the same scores: colorlab evaluate --model {run} --data {args.data} --split test "
+          f"--out {out})")
     return 0
+
+
+def _demo_photos(data: str) -> list:
+    """The demo's held-out photos, after saying up front how the photos split (and refusing
+    a data set too small to both train and hold out)."""
+    from colorlab import registry
+    from colorlab.images import scan_images
+
+    counts = {}
+    files = {}
+    for split in ("train+val", "test"):
+        files[split] = registry.split_files(data, split)
+        counts[split] = len(scan_images(files[split]).usable)
+    print(f"Photos of {data!r}: {counts['train+val']} usable to train on (train+val), "
+          f"{counts['test']} held out (test); a photo's split comes from a hash of its name "
+          "(about 10 % are held out).")
+    if counts["train+val"] < 1 or counts["test"] < 1:
+        raise ValueError(
+            f"The demo needs at least 1 usable photo to train on and 1 held out, and "
+            f"{data!r} has {counts['train+val']} and {counts['test']}; give a folder of 20 or "
+            "more photos (or --data sample)."
+        )
+    return files["test"]
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -102,14 +128,19 @@ def _train(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer, "precision": args.precision,
         "time_limit": args.minutes, "max_steps": args.max_steps, "seed": args.seed,
     }
+    if args.model is not None and args.model != values.get("model"):
+        values.pop("image_size", None)  # another method: its own default size
     values.update({k: v for k, v in options.items() if v is not None})
-    if args.width is not None:
-        values.setdefault("model_args", {})
-        values["model_args"] = {**values["model_args"], "width": args.width}
+    for key, value in (("width", args.width), ("weights", args.weights)):
+        if value is not None:
+            value = None if key == "weights" and value.lower() == "none" else value
+            values["model_args"] = {**values.get("model_args", {}), key: value}
     if args.xla:
         values["xla"] = True
     config = TrainConfig.from_dict(values)
-    result = train(config, args.out, verbose="auto")
+    # Keras's progress bar redraws one line with terminal codes: a log gets a line per epoch.
+    verbose = "auto" if sys.stdout.isatty() else 2
+    result = train(config, args.out, verbose=verbose)
     print(f"Trained {config.model} to step {result.steps}: "
           f"{pathlib.Path(args.out) / 'model.keras'}")
     return 0
@@ -120,38 +151,53 @@ def _colorize(args: argparse.Namespace) -> int:
     from colorlab.models import load_model
 
     check_options(args.render_size, args.temperature)  # before the model loads
+    output = pathlib.Path(args.output)
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"-o {output} is a file; give a folder for the results.")
     model = load_model(args.model, compile=False)
     report = colorize_folder(
         model, args.inputs, args.output, overwrite=args.overwrite,
         render_size=args.render_size, temperature=args.temperature,
     )
     print(f"{report.summary()} -> {args.output}")
-    return 1 if report.skipped and not report.written else 0
+    return report.exit_status()
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from colorlab.colorize import check_options
+    from colorlab.colorize import MAX_RENDER_SIZE, check_options
     from colorlab.models import load_model
 
-    if args.size < 32:
-        raise ValueError(f"--size must be at least 32 pixels, got {args.size}.")
-    render_size = args.size if args.render_size is None else args.render_size
-    check_options(render_size, args.temperature)  # before the models load
-    methods = {name: load_model(path, compile=False)
-               for name, path in zip(_method_names(args.model), args.model)}
-    _score(methods, args.data, args.split, None if args.split == "train" else "train",
-           size=args.size, render_size=render_size, out=args.out, limit=args.limit,
-           temperature=args.temperature)
+    if not 32 <= args.size <= _MAX_EVAL_SIZE:
+        raise ValueError(f"--size must be from 32 to {_MAX_EVAL_SIZE} pixels, got {args.size}.")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be 1 or more photos, got {args.limit}.")
+    if args.render_size is not None:
+        check_options(args.render_size, args.temperature)  # before the models load
+    else:
+        check_options(min(args.size, MAX_RENDER_SIZE), args.temperature)
+    methods = [_Method(name, load_model(path, compile=False), _run_config(path))
+               for name, path in zip(_method_names(args.model), args.model)]
+    _score(methods, args.data, args.split, size=args.size, render_size=args.render_size,
+           out=args.out, limit=args.limit, temperature=args.temperature)
     return 0
 
 
 def _data_list(args: argparse.Namespace) -> int:
     from colorlab import registry
 
+    print(f"{'name':18} {'download':>10}  {'here':4}  title")
     for name in registry.names():
         entry = registry.entry(name)
-        images = f"{entry['images']:,} images" if entry.get("images") else ""
-        print(f"{name:18} {entry.get('title', '')}" + (f" ({images})" if images else ""))
+        kind = entry.get("kind")
+        size = registry.download_size(name) if kind not in ("folder", "embedded") else 0
+        shown = ("-" if kind == "folder" else "embedded" if kind == "embedded"
+                 else "unknown" if size is None else _bytes(size))
+        here = "-" if kind == "folder" else (
+            "yes" if registry.is_downloaded(name, args.data_dir) else "no")
+        images = f" ({entry['images']:,} images)" if entry.get("images") else ""
+        print(f"{name:18} {shown:>10}  {here:4}  {entry.get('title', '')}{images}")
+    print("download: bytes to fetch (unknown: not published); here: in the cache "
+          f"({_cache(args.data_dir)}).")
     return 0
 
 
@@ -163,14 +209,29 @@ def _data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_forget(args: argparse.Namespace) -> int:
+    from colorlab import registry
+
+    removed = registry.forget(args.name, args.data_dir)
+    if removed:
+        print(f"{args.name}: deleted {', '.join(removed)} and the recorded checksums; "
+              f"'colorlab data fetch {args.name}' downloads it afresh.")
+    else:
+        print(f"{args.name}: nothing downloaded or recorded to forget.")
+    return 0
+
+
 def _data_prior(args: argparse.Namespace) -> int:
     import numpy as np
 
     from colorlab.data import dataset_prior
+    from colorlab.files import atomic_path
 
+    out = _prior_path(args.name, args.out, args.data_dir)
     prior = dataset_prior(args.name, image_size=args.image_size, data_dir=args.data_dir)
-    out = pathlib.Path(args.out or f"{pathlib.Path(args.name).name}_prior.npy")
-    np.save(out, prior)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as partial, open(partial, "wb") as handle:
+        np.save(handle, prior)
     print(f"prior over {len(prior)} bins written to {out} "
           f"(most likely bin holds {prior.max():.1%})")
     return 0
@@ -178,48 +239,142 @@ def _data_prior(args: argparse.Namespace) -> int:
 
 # === Helpers ==================================================================================
 
+#: The largest evaluation crop side (every photo is held in memory at this size).
+_MAX_EVAL_SIZE = 1024
+
+
+class _Method:
+    """A model to score: its table name, the model, and its run's config (None if unknown)."""
+
+    def __init__(self, name: str, model: object, config: object | None) -> None:
+        self.name, self.model, self.config = name, model, config
+
+
+def _run_config(path: str) -> object | None:
+    """The TrainConfig of the run a model path belongs to (a run folder, or its model.keras
+    or checkpoints/last.keras), or None."""
+    from colorlab.train import load_config
+
+    path_ = pathlib.Path(path)
+    folder = path_ if path_.is_dir() else path_.parent
+    if folder.name == "checkpoints":
+        folder = folder.parent
+    if (folder / "config.yaml").is_file():
+        try:
+            return load_config(folder / "config.yaml")
+        except ValueError:
+            return None
+    return None
+
 
 def _method_names(paths: Sequence[str]) -> list[str]:
-    """A distinct table name per model: the file's stem or the run folder's name, with as
-    many parent folders as it takes to tell them apart (``a/model``, ``b/model``)."""
+    """A distinct table name per model: the path as given, without a trailing ``/`` or
+    ``.keras`` (``runs/z``, ``colorlab-demo/run``, ``a/model``)."""
     from colorlab.evaluate import RESERVED_NAMES
 
     resolved = [pathlib.Path(p).resolve() for p in paths]
     if len(set(resolved)) < len(resolved):
         raise ValueError("The same model was given twice to --model.")
-    parts = [list((r.parent / r.stem).parts if r.suffix == ".keras" else r.parts)
-             for r in resolved]
-    for depth in range(1, max(len(p) for p in parts) + 1):
-        names = ["/".join(p[-depth:]) for p in parts]
-        if len(set(names)) == len(names):
-            break
-    else:  # a folder a/model beside a file a/model.keras: the paths as given
-        names = [str(p) for p in paths]
+    names = []
+    for path in paths:
+        name = os.path.normpath(path)
+        names.append(name[: -len(".keras")] if name.endswith(".keras") else name)
+    if len(set(names)) < len(names):  # a folder a/model beside a file a/model.keras
+        names = [os.path.normpath(p) for p in paths]
     return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
 
 
-def _score(methods: dict, data: str, split: str, train_split: str | None, *, size: int,
-           render_size: int, out: str | os.PathLike, limit: int | None = None,
+def _score(methods: list, data: str, split: str, *, size: int, render_size: int | None,
+           out: str | os.PathLike, limit: int | None = None,
            temperature: float = 0.38) -> None:
-    """Evaluates ``methods`` on a split of ``data`` (the mean-colour baseline from
-    ``train_split``), writes the table and figure into ``out``, and prints the table."""
+    """Evaluates models on a split of ``data``, writes the table and figure into ``out``,
+    and prints the table with the settings that produced it.
+
+    A model from a run folder is shown its photos at the size it trained at (unless
+    ``render_size`` says otherwise); the mean-colour baseline comes from the photos the
+    (first) run trained on, or from the train split. A model scored on photos it trained on
+    is named in a warning.
+    """
     from colorlab import evaluate, registry
+    from colorlab.colorize import colorize
+    from colorlab.train import _same_spelling
 
     files = registry.split_files(data, split)[:limit]
     if not files:
         raise ValueError(f"No photos in the {split!r} split of {data!r}.")
     photos, names = evaluate.load_photos(files, size)
-    mean = None
-    if train_split is not None:
-        train_files = registry.split_files(data, train_split)[: limit or 500]
-        if train_files:
-            mean = evaluate.mean_ab(evaluate.load_photos(train_files, size)[0])
-    scores = evaluate.evaluate(methods, photos, names=names, mean_colour=mean,
-                               render_size=render_size, temperature=temperature)
+    same_data = [m for m in methods if m.config is not None
+                 and _same_spelling(m.config.data) == _same_spelling(data)]
+    mean_split = (same_data[0].config.train_split if same_data else "train") \
+        or "train+val+test"
+    scored = set(files)
+    mean_files = [f for f in registry.split_files(data, mean_split) if f not in scored][:500]
+    mean, mean_note = None, "no mean-colour baseline (no other photos to take it from)"
+    if mean_files:
+        mean = evaluate.mean_ab(evaluate.load_photos(mean_files, size)[0])
+        mean_note = f"mean colour from {len(mean_files)} photos of the {mean_split!r} split"
+    functions, seen_sizes = {}, []
+    for method in methods:
+        config = method.config
+        size_seen = render_size or (config.image_size if config is not None else size)
+        seen_sizes.append(f"{method.name}: {size_seen} px")
+        functions[method.name] = (lambda p, m=method.model, r=size_seen: colorize(
+            m, p, render_size=r, temperature=temperature))
+        if method in same_data:
+            trained = set((config.train_split or "train+val+test").split("+"))
+            overlap = trained & set(split.split("+"))
+            if overlap:
+                print(f"warning: {method.name} trained on the {'+'.join(sorted(overlap))!r} "
+                      f"photos of {data!r}: its scores on {split!r} are not held-out scores.",
+                      file=sys.stderr)
+    scores = evaluate.evaluate(functions, photos, names=names, mean_colour=mean)
     paths = scores.write(out)
     print()
+    print(f"{len(photos)} photos of the {split!r} split of {data!r}, {size} px crops; the "
+          f"models see {', '.join(seen_sizes)}; {mean_note}.")
     print(scores.markdown())
     print(f"metrics: {paths['csv']}, {paths['markdown']}; figure: {paths['figure']}")
+
+
+def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Path:
+    """Where ``data prior`` writes: ``--out`` as a .npy file, or a folder (NAME_prior.npy in
+    it); by default the data cache's ``priors/`` folder."""
+    import hashlib
+
+    stem = pathlib.Path(name).name or "data"
+    if os.path.isdir(name):  # a folder: its resolved path tells same-named folders apart
+        digest = hashlib.sha1(os.path.realpath(name).encode("utf-8", "surrogateescape"))
+        stem = f"{stem}-{digest.hexdigest()[:8]}"
+    filename = f"{stem}_prior.npy"
+    if out is None:
+        return _cache(data_dir) / "priors" / filename
+    path = pathlib.Path(out)
+    if path.suffix.lower() == ".npy" and not path.is_dir():
+        return path
+    return path / filename
+
+
+def _cache(data_dir: str | None) -> pathlib.Path:
+    from colorlab.fetch import data_home
+
+    return data_home(data_dir)
+
+
+def _bytes(count: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count} B"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("colorlab")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
 
 
 # === Parser ===================================================================================
@@ -230,6 +385,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="colorlab",
         description="Learning-based image colorization: train, colorize, evaluate.",
     )
+    parser.add_argument("--version", action="version", version=f"colorlab {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -266,11 +422,15 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", help="registry data set or folder of photos")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--batch-size", type=int)
-    tr.add_argument("--image-size", type=int)
+    tr.add_argument("--image-size", type=int,
+                    help="training crop side, a multiple of the model's stride (default: the "
+                    "method's own: 176 Zhang and ResNet, 224 VGG16 and Iizuka, 256 U-Net)")
     tr.add_argument("--steps-per-epoch", type=int)
     tr.add_argument("--learning-rate", type=float)
     tr.add_argument("--optimizer", choices=["adam", "adadelta", "sgd"])
     tr.add_argument("--width", type=float, help="channel multiplier of the model")
+    tr.add_argument("--weights", help="pretrained encoder of vgg16_colorizer and "
+                    "resnet_colorizer: imagenet, a weights file, or none (random; offline)")
     tr.add_argument("--precision",
                     choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
     tr.add_argument("--xla", action="store_true", help="compile the training step with XLA")
@@ -283,8 +443,10 @@ def _parser() -> argparse.ArgumentParser:
     co = commands.add_parser(
         "colorize", help="colorize photos or folders",
         description="Colorizes photos of any size; results are PNGs in the output folder. "
-        "Existing results are kept unless --overwrite. A file that cannot be read is skipped "
-        "and counted; the exit status is 1 when no photo could be colorized.",
+        "Existing results are kept unless --overwrite; inputs are never overwritten, and an "
+        "output folder inside an input folder is left out of it. A file that cannot be read "
+        "is skipped and counted. Exit status: 0 when every input has its result, 1 when some "
+        "input could not be colorized, 2 for a usage error.",
     )
     co.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
     co.add_argument("-o", "--output", required=True, help="output folder")
@@ -306,10 +468,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--data", default="sample", help="registry data set or folder")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"],
                     help="the held-out photos to score (default test; the mean-colour "
-                    "baseline comes from train)")
-    ev.add_argument("--size", type=int, default=256, help="evaluation crop side")
+                    "baseline comes from the photos the run trained on, else train)")
+    ev.add_argument("--size", type=int, default=256,
+                    help=f"evaluation crop side (32 to {_MAX_EVAL_SIZE}, default 256)")
     ev.add_argument("--render-size", type=int, default=None,
-                    help="short side the models see (default: --size)")
+                    help="short side the models see (default: the size each run trained "
+                    "at, else --size)")
     ev.add_argument("--limit", type=int, default=None, help="at most this many photos")
     ev.add_argument("--temperature", type=float, default=0.38,
                     help="annealed-mean temperature of bin models (0.38 in Zhang et al.)")
@@ -318,16 +482,27 @@ def _parser() -> argparse.ArgumentParser:
 
     da = commands.add_parser("data", help="list, fetch, or compute the ab prior of data sets")
     data_commands = da.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    ls = data_commands.add_parser("list", help="the registered data sets")
+    ls = data_commands.add_parser("list", help="the registered data sets, their download "
+                                  "sizes, and which are in the cache")
+    ls.add_argument("--data-dir", help="cache folder (default: $COLORLAB_DATA or per-user)")
     ls.set_defaults(run=_data_list)
     fe = data_commands.add_parser("fetch", help="download and verify a data set")
     fe.add_argument("name")
     fe.add_argument("--data-dir", help="cache folder (default: $COLORLAB_DATA or per-user)")
     fe.set_defaults(run=_data_fetch)
+    fo = data_commands.add_parser(
+        "forget", help="delete a data set's downloads and recorded checksums",
+        description="Deletes a data set's downloaded files, the sha256 recorded for them on "
+        "first use (files whose publisher states none), and its unpacked folders; the next "
+        "fetch downloads and records it afresh.")
+    fo.add_argument("name")
+    fo.add_argument("--data-dir", help="cache folder (default: $COLORLAB_DATA or per-user)")
+    fo.set_defaults(run=_data_forget)
     pr = data_commands.add_parser("prior", help="the empirical ab prior of a data set (.npy)")
     pr.add_argument("name", help="registry data set or folder")
     pr.add_argument("--image-size", type=int, default=176)
-    pr.add_argument("--out", help="output .npy (default NAME_prior.npy)")
+    pr.add_argument("--out", help="a .npy file, or a folder for NAME_prior.npy (default: the "
+                    "data cache's priors/ folder)")
     pr.add_argument("--data-dir")
     pr.set_defaults(run=_data_prior)
     return parser

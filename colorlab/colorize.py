@@ -22,17 +22,21 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
-from colorlab.images import MAX_PIXELS, list_images
-from colorlab.models import model_bins
+from colorlab.files import atomic_path, check_regular_file, mark_output_folder
+from colorlab.images import IMAGE_SUFFIXES, MAX_PIXELS, list_images
+from colorlab.models import model_bins, side_multiple
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "ColorizeReport", "check_options", "colorize", "colorize_folder", "gray_rgb", "read_image",
+    "ColorizeReport", "NonFiniteOutput", "check_options", "colorize", "colorize_folder", "gray_rgb", "read_image",
     "with_ab",
 ]
 
-#: Every colorlab model accepts sides that are multiples of this.
-SIDE_MULTIPLE = 32
+#: The smallest render size (the short side the model sees).
+MIN_RENDER_SIZE = 32
+#: The largest render size: beyond it a model's activations outgrow most machines' memory,
+#: and colour (low-frequency) gains nothing.
+MAX_RENDER_SIZE = 2048
 #: Rows converted at a time when joining L and ab (bounds the memory of large photos).
 _STRIP_ROWS = 256
 #: The long side the model sees is at most this many times render_size (a 12 x 4000 strip
@@ -67,9 +71,13 @@ def colorize(
         (H, W, 3) uint8 RGB, or (H, W, 4) with the input's alpha.
 
     Raises:
-        ValueError: an image of the wrong shape or value range.
+        ValueError: an image of the wrong shape or value range, or a model that is not a
+            colorizer (its input is not one L channel, its output neither ab nor bins).
+        NonFiniteOutput: the model's output holds NaN or infinity (damaged weights, such
+            as a diverged run's): never written as a black image.
     """
     check_options(render_size, temperature)
+    _check_colorizer(model)
     rgb, alpha = _as_rgb(image)
     height, width = rgb.shape[:2]
     small_h, small_w = _working_size(model, height, width, render_size)
@@ -81,6 +89,14 @@ def colorize(
             raise ValueError(f"The model's outputs are {sorted(out)}; colorize needs 'ab'.")
         out = out["ab"]
     out = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)[0]
+    if out.ndim != 3:
+        raise ValueError(f"The model's output has shape {out.shape[:-1]}+(C,) per photo; a "
+                         "colorizer outputs an (H, W, C) map of ab or bin logits.")
+    if not np.isfinite(out).all():
+        raise NonFiniteOutput(
+            "The model's output holds NaN or infinity: its weights are damaged (a diverged "
+            "run?). Use an earlier checkpoint, or retrain with a lower learning rate."
+        )
     if out.shape[-1] == 2:
         ab_small = out * color.AB_SCALE
     else:
@@ -91,6 +107,11 @@ def colorize(
                 f"the {len(chosen)} bins given."
             )
         ab_small = chosen.decode(out, temperature, from_logits=True)
+        if not np.isfinite(ab_small).all():
+            raise NonFiniteOutput(
+                f"Decoding the model's bins at temperature {temperature} gave NaN or "
+                "infinity; use a temperature of 0 (the mode) or between 0.01 and 1."
+            )
     ab = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_LINEAR)
     result = np.empty((height, width, 3), np.uint8)
     for top in range(0, height, _STRIP_ROWS):
@@ -134,7 +155,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
     Raises:
         ValueError: not an image, corrupt, or above ``max_pixels`` (decompression bomb).
     """
-    path = pathlib.Path(path)
+    path = check_regular_file(path, "photo")
     try:
         with Image.open(path) as image:
             if image.width * image.height > max_pixels:
@@ -157,18 +178,22 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ValueError(f"{path.name}: unreadable or corrupt ({error}).") from None
 
 
+class NonFiniteOutput(RuntimeError):
+    """A model produced NaN or infinite output: an error, never a black image."""
+
+
 def check_options(render_size: Any, temperature: Any) -> None:
     """Refuses a render size or temperature that no photo could be colorized with.
 
     Raises:
-        ValueError: render_size not a whole number >= 32, or temperature negative or not
-            finite.
+        ValueError: render_size not a whole number from 32 to 2048, or temperature
+            negative or not finite.
     """
     if isinstance(render_size, bool) or not isinstance(render_size, (int, np.integer)) \
-            or render_size < SIDE_MULTIPLE:
+            or not MIN_RENDER_SIZE <= render_size <= MAX_RENDER_SIZE:
         raise ValueError(
-            f"render_size must be a whole number of pixels, at least {SIDE_MULTIPLE}; got "
-            f"{render_size!r}."
+            f"render_size must be a whole number of pixels from {MIN_RENDER_SIZE} to "
+            f"{MAX_RENDER_SIZE}; got {render_size!r}."
         )
     if not float(temperature) >= 0.0 or not np.isfinite(float(temperature)):
         raise ValueError(
@@ -179,11 +204,20 @@ def check_options(render_size: Any, temperature: Any) -> None:
 
 @dataclasses.dataclass
 class ColorizeReport:
-    """What :func:`colorize_folder` did: files written, kept (not overwritten), skipped."""
+    """What :func:`colorize_folder` did: files written, kept (not overwritten), skipped.
+
+    The exit status of ``colorlab colorize`` follows from it (:meth:`exit_status`): 0 when
+    every usable input has its result (written now, or kept from an earlier run), 1 when
+    some input could not be colorized (it is in ``skipped``, with the reason).
+    """
 
     written: list[str] = dataclasses.field(default_factory=list)
     existing: list[str] = dataclasses.field(default_factory=list)
     skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def exit_status(self) -> int:
+        """0: every input has a result; 1: some input could not be colorized."""
+        return 1 if self.skipped else 0
 
     def summary(self) -> str:
         text = f"{len(self.written)} colorized"
@@ -206,7 +240,10 @@ def colorize_folder(
     """Colorizes photo files (a folder, or a list of files and folders) into ``out_dir``.
 
     Each result is written as PNG under the input's name (for a folder, its path inside
-    the folder): ``x.jpg`` gives ``x.png``. Where two inputs would give the same name
+    the folder): ``x.jpg`` gives ``x.png``. Inputs are never overwritten or read back:
+    ``out_dir`` may lie inside an input folder (it is left out of that folder's photos, and
+    marked so later runs leave it out too) but may not be an input folder itself, and a
+    result that would replace an input file is refused before anything is written. Where two inputs would give the same name
     (``x.jpg`` and ``x.png``), both keep their suffix instead (``x.jpg.png``, ``x.png.png``),
     and inputs that still clash are numbered (``x.jpg-2.png``), so every photo gets its own
     result. A file that cannot be read is skipped with a message and counted; an existing
@@ -222,18 +259,35 @@ def colorize_folder(
 
     Returns:
         A :class:`ColorizeReport`.
+
+    Raises:
+        FileNotFoundError: an input does not exist.
+        ValueError: no photos among the inputs, ``out_dir`` is a file or an input folder,
+            or a result would replace an input.
+        NonFiniteOutput: the model's output is not finite (nothing more is written).
     """
     from tqdm.auto import tqdm
 
     check_options(options.get("render_size", 256), options.get("temperature", 0.38))
-    files = _input_files(inputs)
+    _check_colorizer(model)
     out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report = ColorizeReport()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"The output {out_dir} is a file; give a folder for the results.")
+    files = _input_files(inputs, out_dir)
+    if not files:
+        raise ValueError(f"No photos ({', '.join(IMAGE_SUFFIXES)}) found in "
+                         f"{_describe_inputs(inputs)}.")
     outputs = _output_names([name for _, name in files])
-    for (path, _), name in tqdm(list(zip(files, outputs)), desc="colorize", unit="photo",
-                                disable=not progress):
-        target = out_dir / name
+    targets = [out_dir / name for name in outputs]
+    sources = {_identity(path) for path, _ in files}
+    for target in targets:
+        if _identity(target) in sources:
+            raise ValueError(f"The result {target} would replace an input photo; write the "
+                             "results into another folder (-o).")
+    mark_output_folder(out_dir, "colorize results")
+    report = ColorizeReport()
+    for (path, _), target in tqdm(list(zip(files, targets)), desc="colorize", unit="photo",
+                                  disable=True if not progress else None):
         if target.exists() and not overwrite:
             report.existing.append(str(target))
             continue
@@ -244,9 +298,8 @@ def colorize_folder(
             print(f"skipped {path}: {error}", file=sys.stderr)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        Image.fromarray(result).save(partial, format="PNG")
-        os.replace(partial, target)  # never a half-written result under the final name
+        with atomic_path(target) as partial:  # never a half-written result under its name
+            Image.fromarray(result).save(partial, format="PNG")
         report.written.append(str(target))
     return report
 
@@ -284,16 +337,29 @@ def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return np.ascontiguousarray(image), alpha
 
 
+def _check_colorizer(model: Any) -> None:
+    """Refuses a model that cannot be a colorizer: one (B, H, W, 1) input of L."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[-1] != 1:
+        shape = [tuple(i.shape) for i in inputs] if inputs else "none (not built)"
+        raise ValueError(
+            f"This is not a colorlab colorizer: a colorizer takes one (batch, H, W, 1) input "
+            f"of normalised L, this model takes {shape}. Train one with colorlab train, or "
+            "build one with colorlab.models."
+        )
+
+
 def _working_size(model: keras.Model, height: int, width: int, render_size: int) -> tuple:
     """(height, width) the model sees: render_size on the short side, at most
-    ``_MAX_ASPECT * render_size`` on the long side, both multiples of 32."""
+    ``_MAX_ASPECT * render_size`` on the long side, both multiples of the model's stride."""
     fixed = model.inputs[0].shape[1:3]
     if fixed[0] is not None and fixed[1] is not None:
         return int(fixed[0]), int(fixed[1])
     scale = min(render_size / min(height, width), _MAX_ASPECT * render_size / max(height, width))
+    multiple = side_multiple(model)
 
     def side(n: int) -> int:
-        return max(SIDE_MULTIPLE, int(round(n * scale / SIDE_MULTIPLE)) * SIDE_MULTIPLE)
+        return max(multiple, int(round(n * scale / multiple)) * multiple)
 
     return side(height), side(width)
 
@@ -324,17 +390,37 @@ def _output_names(names: Sequence[pathlib.Path]) -> list[pathlib.Path]:
     return result
 
 
-def _input_files(inputs: Any) -> list[tuple[pathlib.Path, pathlib.Path]]:
-    """(file, output name without suffix) pairs; a folder's files keep their relative path."""
+def _input_files(inputs: Any, out_dir: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:
+    """(file, output name without suffix) pairs; a folder's files keep their relative path.
+
+    ``out_dir`` (and any folder marked as colorlab's output) is left out of input folders;
+    an input folder that is ``out_dir`` itself is refused."""
     items: Iterable = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
     files = []
     for item in items:
         path = pathlib.Path(item)
         if path.is_dir():
-            files.extend((f, f.relative_to(path)) for f in list_images(path))
-        elif path.exists():
-            files.append((path, pathlib.Path(path.name)))
+            if _identity(path) == _identity(out_dir):
+                raise ValueError(
+                    f"The output folder {out_dir} is an input folder: results would mix with "
+                    f"the photos and be read back next time. Write them elsewhere, e.g. "
+                    f"-o {path / 'colorized'}."
+                )
+            files.extend((f, f.relative_to(path)) for f in list_images(path, exclude=[out_dir]))
+        elif path.exists() or path.is_symlink():
+            files.append((check_regular_file(path, "photo"), pathlib.Path(path.name)))
         else:
             raise FileNotFoundError(f"No such file or folder: {path}")
     return files
+
+
+def _identity(path: pathlib.Path) -> str:
+    """A comparable identity of a path (resolved, case-folded where the disk folds case)."""
+    resolved = os.path.normcase(os.path.realpath(path))
+    return resolved
+
+
+def _describe_inputs(inputs: Any) -> str:
+    items = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    return ", ".join(str(item) for item in items) or "the inputs (none given)"
 

@@ -21,7 +21,10 @@ else a per-user cache (``~/.cache/colorlab`` on Linux, ``~/Library/Caches/colorl
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import http.client
+import io
 import json
 import os
 import pathlib
@@ -29,10 +32,15 @@ import shutil
 import stat
 import sys
 import tarfile
+import tempfile
+import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from typing import Any, Sequence
+
+from colorlab.files import check_regular_file, open_for_append, write_text_atomic
 
 __all__ = [
     "DATA_ENV",
@@ -40,15 +48,29 @@ __all__ = [
     "DownloadError",
     "UnsafeArchiveError",
     "data_home",
+    "archive_kind",
+    "archive_problem",
     "download",
     "extract",
+    "forget",
     "sha256_of",
 ]
 
 #: Environment variable naming the data cache folder.
 DATA_ENV = "COLORLAB_DATA"
 _BLOCK = 1 << 20
+#: Seconds one read may wait for the server.
 _TIMEOUT = 60
+#: A download slower than _MIN_RATE bytes a second over _RATE_WINDOW seconds is stopped
+#: (and resumed next time): the overall bound on a trickling server.
+_MIN_RATE = 1024
+_RATE_WINDOW = 60.0
+#: An archive may unpack to at most this many times its own size (plus _EXPANSION_FLOOR
+#: bytes): a 1 MB archive that would fill a disk is refused before anything is written.
+_MAX_EXPANSION = 10
+_EXPANSION_FLOOR = 100 << 20
+#: Members one archive may hold.
+_MAX_MEMBERS = 5_000_000
 
 
 class DownloadError(RuntimeError):
@@ -97,23 +119,50 @@ def _ledger_path(folder: pathlib.Path) -> pathlib.Path:
     return folder / "checksums.json"
 
 
+def _ledger(folder: pathlib.Path) -> dict[str, str]:
+    """The recorded checksums (untrusted JSON: anything but {name: hex} is ignored)."""
+    try:
+        ledger = json.loads(_ledger_path(folder).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(ledger, dict):
+        return {}
+    return {k: v for k, v in ledger.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def _recorded(folder: pathlib.Path, filename: str) -> str | None:
-    try:
-        return json.loads(_ledger_path(folder).read_text()).get(filename)
-    except (OSError, ValueError):
-        return None
+    return _ledger(folder).get(filename)
 
 
-def _record(folder: pathlib.Path, filename: str, sha256: str) -> None:
-    path = _ledger_path(folder)
-    try:
-        ledger = json.loads(path.read_text())
-    except (OSError, ValueError):
-        ledger = {}
-    ledger[filename] = sha256
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+def _record(folder: pathlib.Path, filename: str, sha256: str | None) -> None:
+    """Records (or, with None, forgets) the sha256 of ``filename``."""
+    ledger = _ledger(folder)
+    if sha256 is None:
+        if filename not in ledger:
+            return
+        del ledger[filename]
+    else:
+        ledger[filename] = sha256
+    write_text_atomic(_ledger_path(folder), json.dumps(ledger, indent=1, sort_keys=True))
+
+
+def forget(folder: str | os.PathLike, filename: str) -> bool:
+    """Forgets a download: deletes ``folder/filename`` (and its partial download) and its
+    recorded sha256, so the next :func:`download` fetches and records it afresh. For a file
+    whose publisher changed it, or a first download that was wrong.
+
+    Returns:
+        True if anything was there to forget.
+    """
+    folder = pathlib.Path(folder)
+    _check_filename(filename)
+    found = _recorded(folder, filename) is not None
+    for path in (folder / filename, folder / (filename + ".part")):
+        if os.path.lexists(path):
+            path.unlink()
+            found = True
+    _record(folder, filename, None)
+    return found
 
 
 # === Download ====================================================================================
@@ -131,10 +180,17 @@ def download(
 ) -> pathlib.Path:
     """Downloads a file into ``folder`` unless a verified copy is already there.
 
+    A download is complete only when that can be proven: its size matches the published
+    size or the server's Content-Length, or, for archives, the file reads to its end (a
+    gzip trailer, a tar end-of-archive block, a zip central directory) and starts with its
+    kind's magic bytes. Only a proven download is renamed to ``filename``, and only a
+    proven one's sha256 is recorded on first use. A web page served in place of the file
+    is refused.
+
     Args:
         urls: The URL, or the URL and its mirrors (tried in order).
         folder: Destination folder (created).
-        filename: Final file name.
+        filename: Final file name (a plain name, no folders).
         sha256: Published checksum; None: trust on first use (recorded in checksums.json).
         size: Published size in bytes, checked when given.
         dataset: Data set name for error messages.
@@ -145,9 +201,10 @@ def download(
 
     Raises:
         DownloadError: no URL worked (the message says where to put the file by hand).
-        ChecksumError: the file (downloaded or placed by hand) fails its check; a download
-            that fails is deleted.
+        ChecksumError: the file (downloaded or placed by hand) fails its check, or is an
+            incomplete or corrupt archive; a download that fails is deleted.
     """
+    _check_filename(filename)
     urls = [urls] if isinstance(urls, str) else list(urls)
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,9 +212,12 @@ def download(
     expected = sha256 or _recorded(folder, filename)
     label = f"{dataset!r}" if dataset else filename
 
-    if target.exists():  # complete downloads only ever get this name
+    if os.path.lexists(target):  # complete downloads only ever get this name
+        check_regular_file(target, "download")
         _verify(target, expected, size, label, delete=False)
         if expected is None:
+            _check_complete(target, filename, label, length_proven=size is not None,
+                            delete=False)
             _record(folder, filename, sha256_of(target))
         return target
 
@@ -165,11 +225,14 @@ def download(
     errors = []
     for url in urls:
         try:
-            _stream(url, partial, size, progress, label)
-        except (urllib.error.URLError, OSError, ValueError) as error:
+            length_proven = _stream(url, partial, size, progress, label)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
             errors.append(f"{url}: {getattr(error, 'reason', error)}")
             continue
         _verify(partial, expected, size, label, delete=True)
+        if expected is None:  # a published or recorded sha256 proves completeness itself
+            _check_complete(partial, filename, label, length_proven=length_proven,
+                            delete=True)
         os.replace(partial, target)
         if expected is None:
             _record(folder, filename, sha256_of(target))
@@ -182,11 +245,28 @@ def download(
     )
 
 
-def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool, label: str) -> None:
-    """Appends the rest of ``url`` to ``partial`` (resuming with an HTTP Range request)."""
-    have = partial.stat().st_size if partial.exists() else 0
+def _check_filename(filename: str) -> None:
+    """Refuses a file name with folders in it (``../x``, ``/etc/x``, ``a\\b``)."""
+    name = str(filename)
+    if (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
+            or os.path.basename(name) != name):
+        raise ValueError(f"download() takes a plain file name, not a path: {filename!r}.")
+
+
+def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool,
+            label: str) -> bool:
+    """Appends the rest of ``url`` to ``partial`` (resuming with an HTTP Range request).
+
+    Reading stops with an error when the server sends more than the declared length (its
+    Content-Length, or the published ``size``), or slower than ``_MIN_RATE`` bytes a second
+    over any ``_RATE_WINDOW`` seconds (a trickling server would otherwise hold the download
+    forever; the partial file is kept and resumed next time).
+
+    Returns:
+        True if the length is proven: the file's size equals a declared length.
+    """
+    have = partial.stat().st_size if partial.is_file() and not partial.is_symlink() else 0
     if size is not None and have > size:
-        partial.unlink()
         have = 0
     request = urllib.request.Request(url, headers={"User-Agent": "colorlab"})
     if have:
@@ -195,24 +275,56 @@ def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool, l
         status = getattr(response, "status", 200)
         if have and status != 206:  # the server ignored the range: start again
             have = 0
+        content_type = (response.headers.get("Content-Type") or "").lower()
+        if "text/html" in content_type and not partial.name.lower().endswith(
+                (".html.part", ".htm.part")):
+            raise ValueError("the server answered with a web page (text/html), not the file")
         length = response.headers.get("Content-Length")
-        total = have + int(length) if length is not None else size
+        declared = have + int(length) if length is not None and length.isdigit() else None
+        if declared is not None and size is not None and declared != size:
+            raise ValueError(f"the server declares {declared:,} bytes, the registry {size:,}")
+        limit = declared if declared is not None else size
         bar = None
         if progress:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=label)
+            bar = tqdm(total=limit, initial=have, unit="B", unit_scale=True, desc=label,
+                       disable=None)
+        written = have
+        window_start, window_bytes = time.monotonic(), 0
         try:
-            with open(partial, "ab" if have else "wb") as out:
-                for block in iter(lambda: response.read(_BLOCK), b""):
+            with open_for_append(partial, fresh=not have) as out:
+                while True:
+                    block = response.read1(_BLOCK) if hasattr(response, "read1") \
+                        else response.read(_BLOCK)
+                    if not block:
+                        break
+                    written += len(block)
+                    if limit is not None and written > limit:
+                        out.close()
+                        partial.unlink()
+                        raise ValueError(f"the server sent more than its declared {limit:,} "
+                                         "bytes; the download was deleted")
                     out.write(block)
                     if bar is not None:
                         bar.update(len(block))
+                    window_bytes += len(block)
+                    elapsed = time.monotonic() - window_start
+                    if elapsed >= _RATE_WINDOW:
+                        if window_bytes < _MIN_RATE * elapsed:
+                            raise ValueError(
+                                f"the server sent only {window_bytes:,} bytes in the last "
+                                f"{elapsed:.0f} s (slower than {_MIN_RATE:,} bytes/s); "
+                                "the partial download is kept and resumed next time"
+                            )
+                        window_start, window_bytes = time.monotonic(), 0
         finally:
             if bar is not None:
                 bar.close()
-    if length is not None and partial.stat().st_size != total:
-        raise ValueError(f"connection closed after {partial.stat().st_size} of {total} bytes")
+    got = partial.stat().st_size
+    if declared is not None and got != declared:
+        raise ValueError(f"connection closed after {got:,} of {declared:,} bytes")
+    return limit is not None and got == limit
 
 
 def _verify(
@@ -228,6 +340,10 @@ def _verify(
             problem = f"sha256 {actual} instead of {sha256}"
     if problem is None:
         return
+    _fail(path, label, problem, delete)
+
+
+def _fail(path: pathlib.Path, label: str, problem: str, delete: bool) -> None:
     if delete:
         path.unlink()
     raise ChecksumError(
@@ -237,6 +353,132 @@ def _verify(
     )
 
 
+# === Completeness ================================================================================
+
+#: The archive kinds whose end can be checked, by file-name suffix.
+_ARCHIVE_KINDS = ((".tar.gz", "tar.gz"), (".tgz", "tar.gz"), (".tar", "tar"), (".zip", "zip"))
+
+
+def archive_kind(filename: str) -> str | None:
+    """"tar.gz", "tar" or "zip" from a file name's suffix; None for other files."""
+    lower = filename.lower()
+    return next((kind for suffix, kind in _ARCHIVE_KINDS if lower.endswith(suffix)), None)
+
+
+def _check_complete(path: pathlib.Path, filename: str, label: str, *, length_proven: bool,
+                    delete: bool) -> None:
+    """Proves a file complete, or raises :class:`ChecksumError` (deleting it if ``delete``).
+
+    An archive must start with its kind's magic bytes and read to its end; any other file
+    is complete only when its length was proven, and must not be a web page."""
+    kind = archive_kind(filename)
+    if kind is None:
+        with open(path, "rb") as f:
+            head = f.read(512).lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html")) and not filename.lower().endswith(
+                (".html", ".htm")):
+            _fail(path, label, "it is a web page (an error page?), not the file", delete)
+        if not length_proven:
+            _fail(path, label, "no size was published or declared by the server, so a "
+                  "complete download cannot be told from a cut one", delete)
+        return
+    problem = archive_problem(path, kind)
+    if problem:
+        _fail(path, label, f"an incomplete or corrupt {kind} archive ({problem})", delete)
+
+
+def archive_problem(path: str | os.PathLike, kind: str) -> str:
+    """Why ``path`` is not a complete archive of ``kind`` ("" if it is).
+
+    tar.gz: gzip magic bytes, and the gzip stream reads to its trailer (CRC and length
+    checked); tar (also inside the gzip): every header's checksum is right, every member's
+    data is there, and an end-of-archive block follows; zip: the local-file magic bytes
+    and a readable central directory (which a zip stores at its very end).
+    """
+    path = pathlib.Path(path)
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if kind == "zip":
+        if magic[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+            return "it does not start like a zip file"
+        try:
+            with zipfile.ZipFile(path) as zf:
+                zf.infolist()
+        except (zipfile.BadZipFile, OSError, ValueError) as error:
+            return f"no readable central directory: {error}"
+        return ""
+    if kind == "tar.gz":
+        if magic[:2] != b"\x1f\x8b":
+            return "it does not start like a gzip file"
+        try:
+            with gzip.open(path, "rb") as stream:
+                problem = _tar_problem(stream)
+                while stream.read(_BLOCK):  # to the gzip trailer: CRC and length
+                    pass
+        except (EOFError, OSError, zlib.error) as error:
+            return f"the gzip stream is cut or damaged: {error}"
+        return problem
+    with open(path, "rb") as stream:
+        return _tar_problem(stream)
+
+
+def _tar_problem(stream: Any) -> str:
+    """Walks a tar stream's headers: "" if every member is whole and the end block follows."""
+    members = 0
+    while True:
+        header = _read_exactly(stream, 512)
+        if len(header) < 512:
+            return (f"it ends after {members} members without the end-of-archive block"
+                    if members else "it is empty or not a tar archive")
+        if header == bytes(512):
+            return ""
+        stored = header[148:156].replace(b"\0", b" ").strip()
+        try:
+            checksum = int(stored, 8)
+        except ValueError:
+            return f"header {members + 1} is not a tar header"
+        if checksum != sum(header[:148]) + 8 * 32 + sum(header[156:]):
+            return f"header {members + 1} has a wrong checksum"
+        size = _tar_size(header[124:136])
+        data = -(-size // 512) * 512
+        if _skip(stream, data) < data:
+            return f"member {members + 1} is cut short"
+        members += 1
+
+
+def _tar_size(field: bytes) -> int:
+    if field[0] & 0x80:  # GNU base-256 for large files
+        return int.from_bytes(field[1:], "big")
+    text = field.replace(b"\0", b" ").strip()
+    return int(text, 8) if text else 0
+
+
+def _read_exactly(stream: Any, count: int) -> bytes:
+    chunks, left = [], count
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _skip(stream: Any, count: int) -> int:
+    if isinstance(stream, io.BufferedReader):  # a plain file: seek, do not read
+        start = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(min(start + count, end))
+        return min(count, end - start)
+    skipped = 0
+    while skipped < count:
+        chunk = stream.read(min(_BLOCK, count - skipped))
+        if not chunk:
+            break
+        skipped += len(chunk)
+    return skipped
+
+
 # === Extraction ====================================================================================
 
 
@@ -244,25 +486,31 @@ def extract(archive: str | os.PathLike, destination: str | os.PathLike) -> pathl
     """Unpacks a .tar, .tar.gz/.tgz or .zip archive into ``destination``, all or nothing.
 
     Members are checked before anything is written: an absolute path, a ``..`` component, a
-    symbolic or hard link, or a device raises :class:`UnsafeArchiveError`. Unpacking happens
-    in ``<destination>.partial`` and is renamed to ``destination`` at the end, so a folder
-    with the final name is always complete.
+    symbolic or hard link, or a device raises :class:`UnsafeArchiveError`, and so do more
+    than ``_MAX_MEMBERS`` members or a total size above ``_MAX_EXPANSION`` times the
+    archive's (an archive bomb) or above the free disk space. Unpacking happens in a
+    private temporary folder that is renamed to ``destination`` at the end, so a folder with
+    the final name is always complete.
 
     Returns:
         ``destination``.
+
+    Raises:
+        UnsafeArchiveError: as above.
+        ChecksumError: the archive is corrupt or cut short (one clear message).
     """
     archive = pathlib.Path(archive)
     destination = pathlib.Path(destination)
     if destination.exists():
         return destination
-    staging = destination.with_name(destination.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.",
+                                            suffix=".partial", dir=destination.parent))
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
+                infos = zf.infolist()
+                for info in infos:
                     _check_member(info.filename, archive)
                     mode = (info.external_attr >> 16) & 0o170000
                     if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
@@ -270,6 +518,7 @@ def extract(archive: str | os.PathLike, destination: str | os.PathLike) -> pathl
                             f"{archive.name}: member {info.filename!r} is a link or device; "
                             "refusing to extract."
                         )
+                _check_expansion(archive, staging, [i.file_size for i in infos])
                 zf.extractall(staging)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
@@ -281,15 +530,42 @@ def extract(archive: str | os.PathLike, destination: str | os.PathLike) -> pathl
                             f"{archive.name}: member {member.name!r} is a link or device; "
                             "refusing to extract."
                         )
+                _check_expansion(archive, staging, [m.size for m in members])
                 kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
                 tf.extractall(staging, members=members, **kwargs)
         else:
-            raise ValueError(f"{archive} is neither a tar nor a zip archive.")
+            raise ChecksumError(f"{archive} is neither a tar nor a zip archive (corrupt?); "
+                                "delete it and fetch again.")
+    except (EOFError, zlib.error, tarfile.ReadError, zipfile.BadZipFile) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ChecksumError(
+            f"{archive.name} is corrupt or cut short ({type(error).__name__}: {error})."
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     os.replace(staging, destination)
     return destination
+
+
+def _check_expansion(archive: pathlib.Path, staging: pathlib.Path, sizes: list[int]) -> None:
+    """Refuses an archive bomb (too many members, or too many bytes) before writing."""
+    if len(sizes) > _MAX_MEMBERS:
+        raise UnsafeArchiveError(f"{archive.name} holds {len(sizes):,} members, more than "
+                                 f"{_MAX_MEMBERS:,}; refusing to extract.")
+    total, own = sum(sizes), archive.stat().st_size
+    allowed = _MAX_EXPANSION * own + _EXPANSION_FLOOR
+    if total > allowed:
+        raise UnsafeArchiveError(
+            f"{archive.name} ({own:,} bytes) would unpack to {total:,} bytes, more than "
+            f"{_MAX_EXPANSION} times its size: refusing to extract (an archive bomb?)."
+        )
+    free = shutil.disk_usage(staging).free
+    if total > free:
+        raise UnsafeArchiveError(
+            f"{archive.name} unpacks to {total:,} bytes but the disk has {free:,} free; "
+            "free some space (or set COLORLAB_DATA to a larger disk) and fetch again."
+        )
 
 
 def _check_member(name: str, archive: pathlib.Path) -> None:

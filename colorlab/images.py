@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import pathlib
+import stat
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from colorlab.files import is_output_folder, is_regular_file, write_text_atomic
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -61,19 +64,28 @@ GRAY_CHROMA = 5.0
 GRAY_FRACTION = 0.05
 
 _SCAN_SIDE = 64  # the colour statistic uses a decode reduced to about this size
+_SCAN_VERSION = 2  # cached scan results of an older version are redone
 
 
 # === Listing and splits ========================================================================
 
 
 def list_images(
-    root: str | os.PathLike, suffixes: Sequence[str] = IMAGE_SUFFIXES
+    root: str | os.PathLike,
+    suffixes: Sequence[str] = IMAGE_SUFFIXES,
+    exclude: Iterable[str | os.PathLike] = (),
 ) -> list[pathlib.Path]:
-    """All image files under ``root`` (recursively), sorted, hidden files and folders left out.
+    """All image files under ``root`` (recursively), sorted.
+
+    Left out: hidden files and folders, anything that is not a regular file (a FIFO named
+    ``x.jpg`` would block a reader forever), and sub-folders that hold colorlab's own results
+    (marked by :func:`colorlab.files.mark_output_folder`: colorized photos, training runs),
+    so results are never read back as photos.
 
     Args:
         root: A folder.
         suffixes: File suffixes to include, compared case-insensitively.
+        exclude: Folders under ``root`` to leave out as well.
 
     Raises:
         FileNotFoundError: ``root`` does not exist or is not a folder.
@@ -82,13 +94,20 @@ def list_images(
     if not root.is_dir():
         raise FileNotFoundError(f"list_images: {root} is not a folder.")
     wanted = {s.lower() for s in suffixes}
+    skip = {pathlib.Path(os.path.abspath(folder)) for folder in exclude}
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".")
+            and not is_output_folder(os.path.join(dirpath, d))
+            and pathlib.Path(os.path.abspath(os.path.join(dirpath, d))) not in skip
+        )
         found.extend(
             pathlib.Path(dirpath, f)
             for f in filenames
             if not f.startswith(".") and pathlib.Path(f).suffix.lower() in wanted
+            and is_regular_file(os.path.join(dirpath, f))
         )
     return sorted(found)
 
@@ -104,7 +123,8 @@ def split_of(name: str, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> str:
         fractions: Shares of train, val and test (summing to 1).
     """
     fractions = _check_fractions(fractions)
-    digest = hashlib.sha1(name.encode("utf-8")).digest()
+    # surrogateescape: a file name that is not valid UTF-8 still gets its split.
+    digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).digest()
     position = int.from_bytes(digest[:8], "big") / 2.0**64
     if position < fractions[0]:
         return "train"
@@ -189,11 +209,17 @@ def colourful_fraction(rgb: np.ndarray, chroma: float = GRAY_CHROMA) -> float:
 
 def _inspect(path: str, min_side: int, max_pixels: int) -> ImageInfo:
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
     except OSError as error:
         return ImageInfo(path, False, f"unreadable ({error.strerror})")
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        return ImageInfo(path, False, "not a regular file")
+    if info.st_size == 0:
         return ImageInfo(path, False, "empty file")
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # TensorFlow takes file names as UTF-8 strings
+        return ImageInfo(path, False, "file name not UTF-8 (rename the file)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -215,10 +241,15 @@ def _inspect(path: str, min_side: int, max_pixels: int) -> ImageInfo:
                         width, height,
                     )
                 orientation = exif_orientation(image)
+                stored_mode = image.mode
                 image.draft("RGB", (_SCAN_SIDE, _SCAN_SIDE))  # JPEG: decode at 1/2..1/8 size
                 rgb = image.convert("RGB")  # decodes every byte: truncation shows here
                 rgb.thumbnail((_SCAN_SIDE, _SCAN_SIDE))
                 colourful = colourful_fraction(np.asarray(rgb))
+                problem = _tensorflow_cannot_decode(path, image.format, stored_mode,
+                                                   image.info.get("compression", 0))
+                if problem:
+                    return ImageInfo(path, False, problem, width, height)
     except Image.DecompressionBombError:
         return ImageInfo(path, False, "too large (decompression bomb)")
     except UnidentifiedImageError:
@@ -226,6 +257,26 @@ def _inspect(path: str, min_side: int, max_pixels: int) -> ImageInfo:
     except (OSError, SyntaxError, ValueError) as error:  # truncated, corrupt
         return ImageInfo(path, False, f"corrupt ({error})")
     return ImageInfo(path, True, "", width, height, orientation, colourful)
+
+
+def _tensorflow_cannot_decode(path: str, kind: str, mode: str, compression: int) -> str:
+    """Why the pipeline's TensorFlow decoder would fail on a file Pillow reads ("" if it
+    would not). Only the kinds TensorFlow is known to refuse are decoded a second time:
+    BMPs (TensorFlow reads uncompressed BMP only) and CMYK/YCCK JPEGs."""
+    risky = kind == "BMP" or (kind in ("JPEG", "MPO") and mode in ("CMYK", "YCbCr;K"))
+    if not risky:
+        return ""
+    if kind == "BMP" and compression not in (0, 3):
+        return "corrupt for TensorFlow (compressed BMP; save it as PNG)"
+    import tensorflow as tf
+
+    try:
+        with open(path, "rb") as f:
+            tf.io.decode_image(f.read(), channels=3, expand_animations=False)
+    except (tf.errors.OpError, ValueError) as error:
+        message = str(getattr(error, "message", error)).split("\n")[0]
+        return f"corrupt for TensorFlow ({message}; save it as PNG)"
+    return ""
 
 
 # === Many files ================================================================================
@@ -332,10 +383,10 @@ def scan_images(
 
     def key(path: str) -> str:
         try:
-            stat = os.stat(path)
+            info = os.stat(path)
         except OSError:
             return ""
-        return f"{stat.st_size}:{stat.st_mtime_ns}:{min_side}:{max_pixels}"
+        return f"{_SCAN_VERSION}:{info.st_size}:{info.st_mtime_ns}:{min_side}:{max_pixels}"
 
     def work(path: str) -> ImageInfo:
         stamp = key(path)
@@ -356,7 +407,5 @@ def scan_images(
         entries = {info.path: {"key": key(info.path), "info": dataclasses.asdict(info)}
                    for info in infos}
         manifest_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = manifest_path.with_name(manifest_path.name + ".tmp")
-        tmp.write_text(json.dumps(entries))
-        os.replace(tmp, manifest_path)
+        write_text_atomic(manifest_path, json.dumps(entries))
     return ScanReport(infos, gray_fraction)

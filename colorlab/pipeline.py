@@ -43,6 +43,7 @@ __all__ = [
     "load_photo",
     "make_dataset",
     "orient",
+    "MAX_ASPECT",
     "resize_short_side",
     "target_pixels",
 ]
@@ -90,14 +91,33 @@ def orient(image: tf.Tensor, orientation: Any) -> tf.Tensor:
     return tf.switch_case(index, branches)
 
 
+#: Photos longer than this many times their short side are centre-cropped to it before
+#: scaling (a 16 x 200,000 strip would otherwise scale to 201 x 2,512,500 pixels: gigabytes).
+MAX_ASPECT = 4
+
+
 def resize_short_side(image: tf.Tensor, size: int) -> tf.Tensor:
-    """Scales so the shorter side is ``size`` (down with antialiasing, or up)."""
+    """Scales so the shorter side is ``size`` (down with antialiasing, or up).
+
+    A photo more elongated than :data:`MAX_ASPECT` : 1 keeps only its centre
+    ``MAX_ASPECT x short side`` first, which bounds the memory of any photo.
+    """
+    image = _cap_aspect(image)
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     scale = tf.cast(size, tf.float32) / tf.reduce_min(shape)
     new = tf.cast(tf.math.ceil(shape * scale - 1e-3), tf.int32)
     new = tf.maximum(new, size)
     resized = tf.image.resize(image, new, method="bilinear", antialias=True)
     return tf.clip_by_value(resized, 0.0, 1.0)
+
+
+def _cap_aspect(image: tf.Tensor) -> tf.Tensor:
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    longest = MAX_ASPECT * tf.minimum(height, width)
+    new_h, new_w = tf.minimum(height, longest), tf.minimum(width, longest)
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    return image[top : top + new_h, left : left + new_w, :]
 
 
 def load_photo(
@@ -118,7 +138,9 @@ def _crop(image: tf.Tensor, size: int, training: bool, seed: tf.Tensor) -> tf.Te
         return tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
     shape = tf.shape(image)
     top, left = (shape[0] - size) // 2, (shape[1] - size) // 2
-    return image[top : top + size, left : left + size, :]
+    crop = image[top : top + size, left : left + size, :]
+    # A static shape: models whose layers need known sizes (UpSampling2D) see one.
+    return tf.ensure_shape(crop, [size, size, 3])
 
 
 # === A batch, in the graph =====================================================================
@@ -312,7 +334,7 @@ def make_dataset(
         report = _scan(source, split, gray_fraction, data_dir)
         infos = report.usable
         if not infos:
-            raise ValueError(f"No usable photos in {source!r}: {report.summary()}.")
+            raise ValueError(f"No usable photos in {_describe(source)}: {report.summary()}.")
         paths = [info.path for info in infos]
         label_ids, class_names = _labels(paths, labels)
         files = tf.data.Dataset.from_tensor_slices(
@@ -355,6 +377,16 @@ def make_dataset(
 
     dataset = batches.map(to_example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=ordered)
     return _finish(dataset, ordered, report, class_names, count)
+
+
+def _describe(source: Any) -> str:
+    """A source for a message: a name or a path, never a Python list of paths."""
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    if isinstance(source, ScanReport):
+        return f"the {len(source.images)} files scanned"
+    files = list(source)
+    return f"the {len(files)} files given" + (f" (first: {files[0]})" if files else "")
 
 
 def _finish(

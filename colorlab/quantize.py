@@ -224,7 +224,8 @@ class ColorBins:
 
         The centres are averaged with weights ``softmax(log(p) / T)``: T = 1 gives the mean
         (desaturated, but spatially coherent), T -> 0 the mode (vivid, but patchy); the paper
-        uses T = 0.38. T = 0 returns the mode exactly (the centre of the arg-max bin).
+        uses T = 0.38. T = 0 returns the mode exactly (the centre of the arg-max bin), and
+        so does any T below 1e-6 (dividing by it would overflow float32 to NaN).
 
         Args:
             probs: (..., Q) probabilities (or logits with ``from_logits=True``).
@@ -248,7 +249,7 @@ class ColorBins:
             )
         probs = ops.cast(probs, "float32")
         centres = ops.convert_to_tensor(self._centers)
-        if temperature == 0.0:
+        if temperature < 1e-6:  # the mode; scores / 1e-300 would be inf - inf = NaN
             ab = ops.take(centres, ops.argmax(probs, axis=-1), axis=0)
         else:
             scores = probs if from_logits else ops.log(ops.maximum(probs, 1e-30))

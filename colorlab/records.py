@@ -6,8 +6,8 @@ scales its shorter side to ``short_side`` and re-encodes it as JPEG into shards;
 :func:`read_tfrecords` gives back (photo, label) pairs that
 :func:`colorlab.pipeline.make_dataset` crops and encodes like files.
 
-Writing resumes: each shard is written to ``<shard>.partial`` and renamed when complete, so
-an interrupted run redoes only unfinished shards.
+Writing resumes: each shard is written to a private temporary file and renamed when
+complete, so an interrupted run redoes only unfinished shards.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import tensorflow as tf
 from PIL import Image, ImageOps
 
+from colorlab.files import atomic_path
 from colorlab.images import ScanReport
 
 __all__ = ["count_records", "is_record_source", "read_tfrecords", "write_tfrecords"]
@@ -76,12 +77,11 @@ def write_tfrecords(
     for shard, name in enumerate(names):
         members = paths[shard::shards]
         if not name.exists():
-            partial = name.with_name(name.name + ".partial")
-            with tf.io.TFRecordWriter(str(partial)) as writer:
-                for path in members:
-                    label = -1 if labels is None else int(labels.get(path, -1))
-                    writer.write(_example(path, short_side, quality, label))
-            os.replace(partial, name)
+            with atomic_path(name) as partial:  # a private temporary file, then renamed
+                with tf.io.TFRecordWriter(str(partial)) as writer:
+                    for path in members:
+                        label = -1 if labels is None else int(labels.get(path, -1))
+                        writer.write(_example(path, short_side, quality, label))
         if bar is not None:
             bar.update(len(members))
     if bar is not None:

@@ -17,18 +17,20 @@ import os
 import pathlib
 import pickle
 import shutil
+import tempfile
 from importlib import resources
 from typing import Any
 
 import numpy as np
 import yaml
 
-from colorlab.fetch import data_home, download, extract
+from colorlab.fetch import ChecksumError, data_home, download, extract
+from colorlab.fetch import forget as forget_download
 from colorlab.images import list_images, split_paths
 
 __all__ = [
-    "describe", "entry", "fetch", "image_files", "load_arrays", "load_registry", "names",
-    "split_files",
+    "describe", "download_size", "entry", "fetch", "forget", "image_files", "is_downloaded",
+    "load_arrays", "load_registry", "names", "split_files",
 ]
 
 
@@ -106,10 +108,64 @@ def fetch(
             urls, home / "downloads", f["filename"], sha256=f.get("sha256"),
             size=f.get("size"), dataset=name, progress=progress,
         )
-        extract(archive, home / _stem(f["filename"]))
+        try:
+            extract(archive, home / _stem(f["filename"]))
+        except ChecksumError as error:
+            if not f.get("sha256"):  # a recorded (not published) checksum: start afresh
+                forget_download(home / "downloads", f["filename"])
+                raise ChecksumError(f"{error} It was deleted, with its recorded checksum; "
+                                    f"fetch {name} again.") from None
+            raise
     extracted = home / _stem(e["files"][0]["filename"])
     root = extracted / (e.get("root") or "")
     return root if root.is_dir() else extracted  # "root" is where the publisher puts it
+
+
+def forget(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Forgets a data set's downloads: deletes its downloaded files, their recorded
+    checksums and its unpacked folders, so the next fetch starts afresh
+    (``colorlab data forget NAME``). Published checksums stay in the registry.
+
+    Returns:
+        What was deleted, for a message.
+    """
+    e = entry(name)
+    if e.get("kind") in ("folder", "embedded") or e.get("parent"):
+        raise ValueError(f"{name!r} has no downloads of its own to forget.")
+    home = data_home(data_dir) / name
+    removed = []
+    for f in e.get("files") or []:
+        if forget_download(home / "downloads", f["filename"]):
+            removed.append(f["filename"])
+        unpacked = home / _stem(f["filename"])
+        if unpacked.is_dir() and not unpacked.is_symlink():
+            shutil.rmtree(unpacked)
+            removed.append(f"{unpacked.name}/")
+    for scan in home.glob("scan-*.json"):
+        scan.unlink()
+    return removed
+
+
+def is_downloaded(name: str, data_dir: str | os.PathLike | None = None) -> bool:
+    """True if a data set is in the cache (fetched and unpacked), without fetching it."""
+    e = entry(name)
+    if e.get("kind") == "folder":
+        return False
+    if e.get("parent"):
+        return is_downloaded(e["parent"], data_dir)
+    home = data_home(data_dir) / name
+    if e.get("kind") == "embedded":
+        return home.is_dir()
+    return all((home / _stem(f["filename"])).is_dir() for f in e.get("files") or [])
+
+
+def download_size(name: str) -> int | None:
+    """The published bytes to download for a data set (None where a size is unpublished)."""
+    e = entry(name)
+    if e.get("parent"):
+        return download_size(e["parent"])
+    sizes = [f.get("size") for f in e.get("files") or []]
+    return None if any(size is None for size in sizes) else sum(sizes)
 
 
 def image_files(
@@ -233,9 +289,9 @@ def _materialise_sample(home: pathlib.Path) -> pathlib.Path:
     sources = _sample_sources()
     if home.exists() and len(list_images(home)) >= len(sources):
         return home
-    staging = home.with_name(home.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    home.parent.mkdir(parents=True, exist_ok=True)
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{home.name}.", suffix=".partial",
+                                            dir=home.parent))
     for source in sources:
         shutil.copyfile(source, staging / source.name)
     shutil.rmtree(home, ignore_errors=True)

@@ -29,6 +29,7 @@ import json
 import numbers
 import os
 import pathlib
+import socket
 import time
 from typing import Any
 
@@ -38,6 +39,12 @@ import tensorflow as tf
 import yaml
 
 from colorlab import losses, models
+from colorlab.files import (
+    atomic_path,
+    check_regular_file,
+    mark_output_folder,
+    write_text_atomic,
+)
 from colorlab.quantize import ColorBins
 
 __all__ = [
@@ -48,7 +55,9 @@ __all__ = [
     "choose_precision",
     "choose_strategy",
     "compile_for",
+    "RunInUse",
     "load_config",
+    "safe_yaml",
     "make_optimizer",
     "recipe_for",
     "train",
@@ -64,14 +73,27 @@ __all__ = [
 #: :func:`recipe_for`.
 RECIPES: dict[str, dict[str, Any]] = {
     "zhang_eccv16": dict(target="soft", loss="rebalanced", optimizer="adam",
-                         learning_rate=3e-5, beta_1=0.9, beta_2=0.99, weight_decay=1e-3),
-    "vgg16_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3),
-    "resnet_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3),
+                         learning_rate=3e-5, beta_1=0.9, beta_2=0.99, weight_decay=1e-3,
+                         image_size=176),
+    "vgg16_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3,
+                            image_size=224),
+    "resnet_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3,
+                             image_size=176),
     "iizuka_two_stream": dict(target="ab+label", loss="joint", optimizer="adadelta",
-                              learning_rate=1.0),
+                              learning_rate=1.0, image_size=224),
     "unet_generator": dict(target="ab", loss="l1", optimizer="adam", learning_rate=2e-4,
-                           beta_1=0.5),
+                           beta_1=0.5, image_size=256),
 }
+#: The largest training crop side, and the widest channel multiplier, a config accepts:
+#: beyond them a step outgrows any one accelerator's memory.
+MAX_IMAGE_SIZE = 1024
+MAX_WIDTH = 4.0
+#: A loss (or validation loss) this many times the lowest training loss so far means the
+#: run has diverged, even while it is finite: the run stops and keeps its last good
+#: checkpoint.
+EXPLOSION_FACTOR = 1000.0
+#: The largest config file read (a training config is a few hundred bytes).
+_MAX_CONFIG_BYTES = 1 << 20
 _OPTIMIZERS = ("adam", "adadelta", "sgd")
 _PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 _REGRESSION_LOSSES = ("mse", "l1", "huber")
@@ -105,9 +127,12 @@ class TrainConfig:
         data: A registry data set (``colorlab data list``) or a folder of photos.
         train_split, val_split: Splits of ``data`` to train and validate on: "train", "val",
             "test", or a union such as "train+val" (None: all photos / no validation).
-        image_size: Training crop side (176 in Zhang et al.).
+        image_size: Training crop side, a multiple of the model's stride (see
+            :func:`colorlab.models.side_multiple`), at most 1024. Default: the method's
+            own (176 for Zhang et al. and the ResNet, 224 for VGG16 and Iizuka et al.,
+            256 for the U-Net).
         batch_size: Photos per step, over all devices (40 in Zhang et al.).
-        epochs: Epochs to train.
+        epochs: Epochs to train (default: 10, or as many as ``max_steps`` needs).
         steps_per_epoch: Steps per epoch (default: one pass over the training photos).
         optimizer: "adam", "adadelta" or "sgd" (default: the recipe's).
         learning_rate, beta_1, beta_2, weight_decay, momentum: Optimiser settings (default:
@@ -127,8 +152,10 @@ class TrainConfig:
         time_limit: Stop after this many minutes of training (None: no limit); the model
             is saved as usual, and a later call resumes.
         max_steps: Stop once this many steps are trained in all (None: epochs x
-            steps_per_epoch); the last epoch may be a partial one. Like ``epochs`` and
-            ``time_limit``, it may change when a run resumes.
+            steps_per_epoch); the last epoch may be a partial one. Given without
+            ``epochs``, it alone sets the length; given with it, the run stops at whichever
+            comes first (and says so). Like ``epochs`` and ``time_limit``, it may change
+            when a run resumes.
     """
 
     model: str = "zhang_eccv16"
@@ -136,9 +163,9 @@ class TrainConfig:
     data: str = "sample"
     train_split: str | None = "train"
     val_split: str | None = "val"
-    image_size: int = 176
+    image_size: int | None = None
     batch_size: int = 32
-    epochs: int = 10
+    epochs: int | None = None
     steps_per_epoch: int | None = None
     optimizer: str | None = None
     learning_rate: float | None = None
@@ -167,7 +194,8 @@ class TrainConfig:
                        if self.model in models.BUILDERS else f"Unknown model {self.model!r}")
             raise ValueError(f"{problem}; train one of: {trainable}.")
         recipe = recipe_for(self.model, self.model_args)
-        for key in ("optimizer", "learning_rate", "beta_1", "beta_2", "weight_decay", "loss"):
+        for key in ("optimizer", "learning_rate", "beta_1", "beta_2", "weight_decay", "loss",
+                    "image_size"):
             if getattr(self, key) is None and key in recipe:
                 setattr(self, key, recipe[key])
         if self.optimizer not in _OPTIMIZERS:
@@ -193,7 +221,25 @@ class TrainConfig:
             raise ValueError(f"time_limit must be > 0 minutes, got {self.time_limit}.")
         if not 0.0 <= self.rebalance_lambda <= 1.0:
             raise ValueError(f"rebalance_lambda must be in [0, 1], got {self.rebalance_lambda}.")
+        self._check_sizes()
 
+    def _check_sizes(self) -> None:
+        """Image size and width, up front: a multiple of the model's stride, within bounds."""
+        width = self.model_args.get("width", 1.0)
+        if isinstance(width, bool) or not isinstance(width, numbers.Real) \
+                or not 0 < width <= MAX_WIDTH:
+            raise ValueError(f"width (a channel multiplier) must be a number in (0, "
+                             f"{MAX_WIDTH:g}], got {width!r}; 1 is the paper's model.")
+        multiple = models.side_multiple(self.model, self.model_args)
+        size = self.image_size
+        if size % multiple or not multiple <= size <= MAX_IMAGE_SIZE:
+            low = max(multiple, size // multiple * multiple)
+            hint = (f"; e.g. {low} or {low + multiple}" if multiple <= size <= MAX_IMAGE_SIZE
+                    else "")
+            raise ValueError(
+                f"image_size must be a multiple of {multiple} (the stride of {self.model}) "
+                f"from {multiple} to {MAX_IMAGE_SIZE}, got {size}{hint}."
+            )
     def _check_types(self) -> None:
         """Refuses options of the wrong type (a YAML typo) with a message naming the option.
 
@@ -267,16 +313,38 @@ class TrainConfig:
 
 def load_config(path: str | os.PathLike) -> TrainConfig:
     """Reads a YAML training config (the keys of :class:`TrainConfig`)."""
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No config file at {path}.")
+    path = check_regular_file(path, "config file")
+    if path.stat().st_size > _MAX_CONFIG_BYTES:
+        raise ValueError(f"{path} is {path.stat().st_size:,} bytes; a training config is a "
+                         f"few hundred (at most {_MAX_CONFIG_BYTES:,}).")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path} is not valid YAML: {error}") from None
+        values = safe_yaml(path.read_text(encoding="utf-8"), path) or {}
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text.") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold a mapping of training options.")
     return TrainConfig.from_dict(values)
+
+
+def safe_yaml(text: str, source: Any = "the YAML") -> Any:
+    """Parses YAML safely: plain data only (``yaml.safe_load``), and no aliases.
+
+    Anchors and aliases (``&a`` / ``*a``) let a 500-byte file expand to gigabytes (the
+    "billion laughs"); a config never needs them, so any alias is refused before the
+    document is built.
+
+    Raises:
+        ValueError: invalid YAML, or an alias.
+    """
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ValueError(f"{source} uses a YAML alias (*{event.anchor}); write the "
+                                 "values out instead (aliases are refused).")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{source} is not valid YAML: {' '.join(str(error).split())}") \
+            from None
 
 
 @dataclasses.dataclass
@@ -405,21 +473,30 @@ def train(
             f"{run_dir} holds a trained model.keras but no checkpoints/last.keras to resume "
             "from; train into a new folder."
         )
-    if checkpoint.exists():
-        if not resume:
-            raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
-        if saved_config.exists():
-            _check_same_run(load_config(saved_config), config, run_dir)
+    if checkpoint.exists() and not resume:
+        raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    _write_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    with _RunLock(run_dir):
+        if checkpoint.exists() and saved_config.exists():
+            _check_same_run(load_config(saved_config), config, run_dir)
+        state = _resume_state(run_dir) if checkpoint.exists() else {}
+        mark_output_folder(run_dir, "training run")  # its samples never join a data set
+        write_text_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
+        return _train_locked(config, run_dir, state, strategy, verbose, data_dir,
+                             make_dataset)
 
+
+def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strategy: Any,
+                  verbose: Any, data_dir: Any, make_dataset: Any) -> "TrainResult":
+    """The run itself, with the run folder locked and its state read and checked."""
+    checkpoint = run_dir / "checkpoints" / "last.keras"
     strategy = strategy or choose_strategy()
     policy = choose_precision(config.precision, strategy)
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
         # After a resume the photos are reshuffled, seeded by the step reached.
-        start_hint = _saved_step(run_dir) if checkpoint.exists() else 0
+        start_hint = int(state.get("step", 0))
         source, split = _source(config, config.train_split, data_dir)
         train_data = make_dataset(
             source, split=split, training=True, image_size=config.image_size,
@@ -427,10 +504,11 @@ def train(
             labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
             seed=config.seed + start_hint, repeat=True,
         )
+        _report_photos("training", train_data.scan_report)
         photos = train_data.num_photos or config.batch_size
         steps_per_epoch = int(config.steps_per_epoch or max(1, photos // config.batch_size))
-        total_steps = steps_per_epoch * config.epochs
-        stop = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
+        stop = _stop_step(config, steps_per_epoch, verbose)
+        epochs = -(-stop // steps_per_epoch)
         prior = _prior_for(config, data_dir)
 
         with strategy.scope():
@@ -439,19 +517,27 @@ def train(
             else:
                 keras.utils.set_random_seed(config.seed)
                 model = models.build(config.model, **_model_args(config, train_data))
-                compile_for(model, config, make_optimizer(config, total_steps), prior)
+                compile_for(model, config, make_optimizer(config, epochs * steps_per_epoch),
+                            prior)
         # Steps taken: the optimiser's count, unless state.json counts more (under
         # mixed_float16 a step skipped for an overflowing gradient leaves it unchanged).
-        start = max(int(model.optimizer.iterations.numpy()), start_hint)
+        iterations = int(model.optimizer.iterations.numpy())
+        if start_hint > 2 * iterations + 100:
+            raise ValueError(
+                f"{run_dir / 'state.json'} says step {start_hint}, but the checkpoint has "
+                f"trained {iterations} steps; delete state.json to resume from the "
+                "checkpoint's own count."
+            )
+        start = max(iterations, start_hint)
         if verbose:
             print(f"{'Resuming' if start else 'Starting'} {config.model} at step {start} of "
                   f"{stop} ({policy}, {strategy.num_replicas_in_sync} replica(s)).")
 
         val_data, sample_photos = _validation(config, data_dir)
-        checkpointer = _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch, start)
+        checkpointer = _StepCheckpoint(run_dir, config.checkpoint_every, steps_per_epoch, start,
+                                       state)
         callbacks = [
-            checkpointer,  # first: a diverged run writes no sample figure
-            keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+            checkpointer,  # first: a diverged run writes no history row and no sample figure
             keras.callbacks.TensorBoard(str(run_dir / "logs"), update_freq="epoch"),
         ]
         if config.time_limit:
@@ -474,8 +560,13 @@ def train(
             )
             for key, values in fit.history.items():
                 history.setdefault(key, []).extend(values)
-            if model.stop_training:  # the time limit, or a diverged loss
-                break
+            if model.stop_training or checkpointer.step == start:
+                break  # the time limit, a diverged loss, or no data
+        if phases and checkpointer.step == start and checkpointer.diverged_at is None:
+            raise RuntimeError(
+                f"No training batch could be read from {config.data!r}: every photo "
+                "failed to decode. Check the files (colorlab data prior lists skipped ones)."
+            )
         if checkpointer.diverged_at is not None:
             kept = (f"{run_dir} keeps its last good checkpoint (step {checkpointer.saved_step})"
                     if checkpoint.exists() else "no checkpoint was saved")
@@ -550,14 +641,6 @@ def _source(config: TrainConfig, split: str | None, data_dir: Any) -> tuple[Any,
     return split_files(config.data, split, data_dir), None
 
 
-def _saved_step(run_dir: pathlib.Path) -> int:
-    """The step of the last checkpoint, from state.json (0 if unreadable)."""
-    try:
-        return int(json.loads((run_dir / "state.json").read_text())["step"])
-    except (OSError, ValueError, KeyError):
-        return 0
-
-
 def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | None]:
     """Validation batches (or None) and the photos sampled each epoch (uint8, or None)."""
     from colorlab.pipeline import make_dataset
@@ -580,6 +663,7 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
     except ValueError as error:  # e.g. a split with no photos
         print(f"No validation: {error}")
         return None, None
+    _report_photos("validation", val.scan_report)
     return val, photos
 
 
@@ -587,6 +671,7 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
     a, b = saved.to_dict(), new.to_dict()
     for key in _HOW_LONG:  # how long to train may change; what, may not
         a.pop(key), b.pop(key)
+    a["data"], b["data"] = _same_spelling(a["data"]), _same_spelling(b["data"])
     changed = sorted(k for k in a if a[k] != b[k])
     if changed:
         raise ValueError(
@@ -601,17 +686,151 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
         )
 
 
-def _write_atomic(path: pathlib.Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)
+def _same_spelling(data: str) -> str:
+    """A data source as one spelling: registry names as they are, folders resolved (an
+    absolute path, ``./x`` and ``x/`` are the same folder)."""
+    from colorlab.registry import names
+
+    if data in names() or not os.path.exists(data):
+        return data
+    return os.path.normcase(os.path.realpath(data))
+
+
+def _report_photos(role: str, report: Any) -> None:
+    """Prints how many photos a run uses, and which were skipped and why (a few by name)."""
+    if report is None:
+        return
+    print(f"{role.capitalize()} photos: {report.summary()}.")
+    shown = [s for s in report.skipped if s[1] != "near-gray"][:5]
+    for path, reason in shown:
+        print(f"  skipped {path}: {reason}")
+    hidden = len([s for s in report.skipped if s[1] != "near-gray"]) - len(shown)
+    if hidden > 0:
+        print(f"  ... and {hidden} more (scan_images lists them all).")
+
+
+def _stop_step(config: TrainConfig, steps_per_epoch: int, verbose: Any) -> int:
+    """The step the run stops at: max_steps alone, epochs alone (default 10), or the first
+    of the two (said aloud when max_steps is cut)."""
+    if config.max_steps is None:
+        return steps_per_epoch * (config.epochs or 10)
+    if config.epochs is None:
+        return config.max_steps
+    by_epochs = steps_per_epoch * config.epochs
+    if config.max_steps > by_epochs:
+        print(f"max_steps {config.max_steps} is more than epochs {config.epochs} x "
+              f"{steps_per_epoch} steps: the run stops at step {by_epochs} (raise epochs, or "
+              "leave it out, to train longer).")
+    return min(config.max_steps, by_epochs)
 
 
 def _save_atomic(model: keras.Model, path: pathlib.Path) -> None:
-    """Saves to a temporary name, then renames: a kill mid-save never leaves a broken file."""
-    partial = path.with_name(f"{path.stem}.partial.keras")
-    model.save(partial)
-    os.replace(partial, path)
+    """Saves through a private temporary file: a kill mid-save never leaves a broken file."""
+    with atomic_path(path, suffix=".keras") as partial:
+        model.save(partial)
+
+
+class RunInUse(RuntimeError):
+    """Another process is training in the same run folder."""
+
+
+class _RunLock:
+    """An exclusive lock on a run folder while a run trains in it (``run_dir/lock``).
+
+    The operating system holds the lock (``flock``; ``msvcrt.locking`` on Windows) and
+    frees it when the process ends in any way, so a lock left by a killed run is
+    recognised as stale and simply taken over. The file names the holder for the message.
+    """
+
+    def __init__(self, run_dir: pathlib.Path) -> None:
+        self.path = run_dir / "lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> "_RunLock":
+        if self.path.is_symlink():
+            self.path.unlink()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            _lock_file(fd)
+        except OSError:
+            holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            raise RunInUse(
+                f"{self.path.parent} is in use by another training run ({holder}); wait for "
+                "it to finish, or train into another folder."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, (f"pid {os.getpid()} on {socket.gethostname()}, started "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}").encode())
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+            self.fd = None
+
+
+def _lock_file(fd: int) -> None:
+    """Takes an exclusive, non-blocking lock on an open file; OSError if another holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _resume_state(run_dir: pathlib.Path) -> dict:
+    """state.json, checked as untrusted input, and tied to the checkpoint it describes.
+
+    Returns:
+        The state (``step`` and, when it recorded one, the epoch's ``history`` row) of the
+        checkpoint in ``checkpoints/last.keras``.
+
+    Raises:
+        ValueError: state.json is missing or damaged, or the checkpoint is not the one this
+            run saved (copied from another run).
+    """
+    path = run_dir / "state.json"
+    fix = "delete the folder's checkpoints/ and state.json to start the run afresh"
+    try:
+        state = json.loads(check_regular_file(path, "run state").read_text(encoding="utf-8"),
+                           parse_constant=_refuse_constant)
+    except FileNotFoundError:
+        raise ValueError(f"{run_dir} holds a checkpoint but no state.json, so it cannot be "
+                         f"told apart from another run's; {fix}.") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is damaged ({error}); {fix}.") from None
+
+    def valid(entry: Any) -> bool:
+        step = entry.get("step") if isinstance(entry, dict) else None
+        return (isinstance(step, int) and not isinstance(step, bool) and 0 <= step <= 10**9
+                and isinstance(entry.get("checkpoint_sha256", ""), str))
+
+    if not valid(state):
+        raise ValueError(f"{path} is damaged (it must hold a step from 0 to 10^9); {fix}.")
+    if "checkpoint_sha256" not in state:  # written by colorlab 0.1.0: nothing to tie
+        return {"step": state["step"]}
+    from colorlab.fetch import sha256_of
+
+    digest = sha256_of(run_dir / "checkpoints" / "last.keras")
+    for entry in (state, state.get("previous")):
+        if valid(entry) and entry.get("checkpoint_sha256") == digest:
+            history = entry.get("history")
+            return {"step": entry["step"], "best_loss": entry.get("best_loss"),
+                    "history": history if isinstance(history, dict) else None}
+    raise ValueError(
+        f"{run_dir / 'checkpoints' / 'last.keras'} is not the checkpoint this run saved (its "
+        f"sha256 differs from the one in state.json: copied from another run?); {fix}, or put "
+        "the run's own checkpoint back."
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
 
 
 class TrainingDiverged(RuntimeError):
@@ -621,16 +840,23 @@ class TrainingDiverged(RuntimeError):
 
 class _StepCheckpoint(keras.callbacks.Callback):
     """Counts steps; saves the model and optimiser every ``every`` steps and at each epoch
-    end, unless the loss or a weight has become NaN or infinite: then it stops training and
-    saves nothing more, so the last checkpoint stays the last good one. (The loss of a step
-    is computed before its update, so the weights are checked before each save too.)
+    end, and writes each finished epoch's row of ``history.csv``.
+
+    Divergence: when the loss or a weight becomes NaN or infinite, or the loss (or, at an
+    epoch's end, the validation loss) rises above :data:`EXPLOSION_FACTOR` times the lowest
+    training loss so far, it stops training and saves nothing more, so the last checkpoint
+    stays the last good one. (The loss of a step is computed before its update, so the
+    weights are checked before each save too.)
 
     The step count is the batches trained, kept in ``state.json``: under mixed_float16 the
-    optimiser's own count skips the steps whose gradients overflowed.
+    optimiser's own count skips the steps whose gradients overflowed. state.json also holds
+    the checkpoint's sha256 (and the previous one's: it is written before the checkpoint
+    takes its name), which ties the checkpoint to this run, and the epoch's history row, so
+    a kill between the checkpoint and the CSV row loses no row.
     """
 
     def __init__(self, run_dir: pathlib.Path, every: int, steps_per_epoch: int,
-                 start: int) -> None:
+                 start: int, state: dict | None = None) -> None:
         super().__init__()
         self.run_dir = run_dir
         self.every = int(every)
@@ -638,34 +864,107 @@ class _StepCheckpoint(keras.callbacks.Callback):
         self.step = self.saved_step = int(start)
         self.diverged_at: int | None = None
         self.problem = ""
+        state = state or {}
+        best = state.get("best_loss")
+        self.best_loss = float(best) if isinstance(best, (int, float)) and np.isfinite(best) \
+            else np.inf
+        self.saved: dict = {}
+        history = state.get("history")
+        if history:  # the row of the epoch the checkpoint ended, if the CSV lacks it
+            _append_history(run_dir / "history.csv", history, only_if_missing=True)
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.step += 1
         loss = (logs or {}).get("loss")
-        if loss is not None and not np.isfinite(float(loss)):
-            self._diverged(f"the loss became {float(loss)}")
-        elif self.step % self.every == 0:
+        if loss is not None:
+            loss = float(loss)
+            if not np.isfinite(loss):
+                self._diverged(f"the loss became {loss}")
+                return
+            if loss > EXPLOSION_FACTOR * self.best_loss and loss > self.best_loss + 1.0:
+                self._diverged(f"the loss exploded to {loss:.3g}, from {self.best_loss:.3g}")
+                return
+            self.best_loss = min(self.best_loss, loss)
+        if self.step % self.every == 0:
             self._save()
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        self._save()
+        logs = dict(logs or {})
+        val = logs.get("val_loss")
+        if val is not None and self.diverged_at is None:
+            val = float(val)
+            if not np.isfinite(val) or (val > EXPLOSION_FACTOR * self.best_loss
+                                        and val > self.best_loss + 1.0):
+                self._diverged(f"the validation loss became {val:.3g}")
+        if self.diverged_at is not None:
+            return
+        row = {"epoch": int(epoch), **{k: float(v) for k, v in logs.items()
+                                       if isinstance(v, (int, float, np.floating))}}
+        self._save(row)
+        if self.diverged_at is None:
+            _append_history(self.run_dir / "history.csv", row)
 
     def _diverged(self, problem: str) -> None:
         if self.diverged_at is None:
             self.diverged_at, self.problem = self.step, problem
         self.model.stop_training = True
 
-    def _save(self) -> None:
-        if self.step == self.saved_step or self.diverged_at is not None:
+    def _save(self, row: dict | None = None) -> None:
+        from colorlab.fetch import sha256_of
+
+        if self.diverged_at is not None:
+            return
+        if self.step == self.saved_step:
+            if row is not None and self.saved:  # saved at this step already: add the row
+                self.saved = {**self.saved, "history": row}
+                write_text_atomic(self.run_dir / "state.json", json.dumps(self.saved))
             return
         if not all(np.isfinite(keras.ops.convert_to_numpy(v)).all()
                    for v in self.model.weights):
             self._diverged("a weight became NaN or infinite")
             return
-        _save_atomic(self.model, self.run_dir / "checkpoints" / "last.keras")
-        state = {"step": self.step, "epoch": self.step / self.steps_per_epoch}
-        _write_atomic(self.run_dir / "state.json", json.dumps(state))
+        checkpoint = self.run_dir / "checkpoints" / "last.keras"
+        with atomic_path(checkpoint, suffix=".keras") as partial:
+            self.model.save(partial)
+            state = {
+                "step": self.step, "epoch": self.step / self.steps_per_epoch,
+                "checkpoint_sha256": sha256_of(partial),
+                "best_loss": self.best_loss if np.isfinite(self.best_loss) else None,
+                "history": row,
+                # Written before the checkpoint takes its name: a kill in between leaves
+                # the previous checkpoint, which this entry still describes.
+                "previous": {k: v for k, v in self.saved.items() if k != "previous"} or None,
+            }
+            write_text_atomic(self.run_dir / "state.json", json.dumps(state))
+        self.saved = state
         self.saved_step = self.step
+
+
+def _append_history(path: pathlib.Path, row: dict, only_if_missing: bool = False) -> None:
+    """Appends an epoch's row to history.csv (columns: epoch, then the metrics, sorted),
+    rewriting the file when a row brings new columns. With ``only_if_missing``, a row whose
+    epoch is already there is not written again."""
+    import csv
+
+    rows: list[dict] = []
+    if path.exists():
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    if only_if_missing and any(r.get("epoch") == str(row["epoch"]) for r in rows):
+        return
+    columns = ["epoch", *sorted({k for r in [*rows, row] for k in r} - {"epoch"})]
+    known = list(rows[0].keys()) if rows else None
+    if known == columns:
+        with open(path, "a", newline="") as handle:
+            csv.DictWriter(handle, columns).writerow(row)
+        return
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, restval="")
+    writer.writeheader()
+    writer.writerows([*rows, row])
+    write_text_atomic(path, buffer.getvalue())
 
 
 class _TimeLimit(keras.callbacks.Callback):

@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import os
 import pathlib
+import zipfile
 from typing import Any
 
 import keras
 
-from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel, names
+from colorlab.files import check_regular_file
+from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel, names, side_multiple
 from colorlab.models.gan import GAN_PRESETS, patch_discriminator, unet_generator
 from colorlab.models.iizuka import GLOBAL_SIZE, JOINT_LOSS_ALPHA, iizuka_two_stream, joint_loss
 from colorlab.models.layers import AnnealedMeanDecode, GlobalFusion, GrayToRGB, ResizeLike
@@ -71,6 +73,7 @@ __all__ = [
     "receptive_field",
     "resnet_colorizer",
     "set_encoder_trainable",
+    "side_multiple",
     "summary_rows",
     "summary_table",
     "unet_generator",
@@ -91,6 +94,8 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
 
     Raises:
         FileNotFoundError: No model file at ``path``.
+        ValueError: Not a readable ``.keras`` file (corrupt, truncated, or refused by
+            ``safe_mode``: a file that would run arbitrary code is never loaded).
     """
     path = pathlib.Path(path)
     if path.is_dir():
@@ -99,11 +104,21 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         if not found:
             raise FileNotFoundError(f"{path} holds no model.keras or checkpoints/last.keras.")
         path = max(found, key=lambda c: c.stat().st_mtime_ns)
-    if not path.is_file():
-        raise FileNotFoundError(f"No model file at {path}.")
+    check_regular_file(path, "model file")
     if path.suffix != ".keras":
         raise ValueError(f"{path.name} is not a .keras file; colorlab saves models as .keras.")
-    return keras.models.load_model(path, compile=compile, safe_mode=True)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable .keras file (corrupt or truncated); "
+                         "train or download it again.")
+    try:
+        return keras.models.load_model(path, compile=compile, safe_mode=True)
+    except Exception as error:  # noqa: BLE001 - Keras raises many kinds; one clear message
+        detail = " ".join(str(error).split())
+        detail = detail if len(detail) <= 240 else detail[:237] + "..."
+        raise ValueError(
+            f"{path} could not be loaded as a model ({type(error).__name__}: {detail}). "
+            "colorlab loads with safe_mode=True: files that would run code are refused."
+        ) from None
 
 
 def build(name: str, **kwargs: Any) -> BuiltModel:

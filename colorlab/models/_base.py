@@ -8,6 +8,7 @@ by calling the same builder again, then loading the saved weights.
 
 from __future__ import annotations
 
+import inspect
 import json
 import numbers
 from typing import Any, Callable
@@ -32,15 +33,59 @@ def names() -> list[str]:
     return [name for name in _ORDER if name in BUILDERS] + sorted(set(BUILDERS) - set(_ORDER))
 
 
-def register_builder(kind: str) -> Callable:
-    """Decorator: lists a builder function under its own name in :data:`BUILDERS`."""
+#: For each builder, a function of its arguments (defaults filled in) giving the number its
+#: input sides must be a multiple of: the product of its strides.
+SIDE_MULTIPLES: dict[str, Callable[[dict], int]] = {}
+
+
+def register_builder(kind: str, multiple: int | Callable[[dict], int]) -> Callable:
+    """Decorator: lists a builder function under its own name in :data:`BUILDERS`.
+
+    Args:
+        kind: What the model outputs (see :data:`OUTPUT_KINDS`).
+        multiple: The side multiple its input needs, or a function of the builder's
+            arguments that gives it (see :func:`side_multiple`).
+    """
 
     def register(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
         BUILDERS[builder.__name__] = builder
         OUTPUT_KINDS[builder.__name__] = kind
+        SIDE_MULTIPLES[builder.__name__] = multiple if callable(multiple) else (
+            lambda arguments: int(multiple))
         return builder
 
     return register
+
+
+def side_multiple(model: Any, arguments: dict | None = None) -> int:
+    """The number a model's input height and width must be multiples of.
+
+    Args:
+        model: A colorlab model, or a builder's name (then ``arguments`` are its arguments;
+            missing ones take the builder's defaults). Any other Keras model gives 32, the
+            stride of the deepest common encoders.
+        arguments: Builder arguments, with a name.
+
+    Example:
+        >>> side_multiple("unet_generator")      # five stride-2 layers
+        32
+        >>> side_multiple("zhang_eccv16")
+        8
+    """
+    if isinstance(model, str):
+        name, given = model, dict(arguments or {})
+    elif isinstance(model, BuiltModel):
+        name, given = model.builder, dict(model.arguments)
+    else:
+        return 32
+    if name not in BUILDERS:
+        raise ValueError(f"Unknown model {name!r}. The models are: {', '.join(BUILDERS)}.")
+    parameters = inspect.signature(BUILDERS[name]).parameters
+    values = {key: p.default for key, p in parameters.items()
+              if p.default is not inspect.Parameter.empty}
+    values.update({key: value for key, value in given.items() if value is not None
+                   or key not in values})
+    return int(SIDE_MULTIPLES[name](values))
 
 
 @keras.saving.register_keras_serializable(package="colorlab")

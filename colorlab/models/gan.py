@@ -60,7 +60,21 @@ GAN_PRESETS = {
 }
 
 
-@register_builder("ab")
+def _generator_multiple(arguments: dict) -> int:
+    """The U-Net's side multiple: the product of its encoder strides."""
+    count = len(arguments["down_filters"])
+    return math.prod(_strides(arguments["down_strides"], count, "down_strides", default=2))
+
+
+def _discriminator_multiple(arguments: dict) -> int:
+    """The PatchGAN's side multiple: the product of its strides (default: 2, last 1)."""
+    strides = arguments["strides"]
+    if strides is None:
+        return 2 ** (len(arguments["filters"]) - 1)
+    return math.prod(_strides(strides, len(arguments["filters"]), "strides", default=2))
+
+
+@register_builder("ab", multiple=_generator_multiple)
 def unet_generator(
     down_filters: Sequence[int] = (64, 128, 256, 512, 512),
     down_strides: Sequence[int] | None = None,
@@ -138,7 +152,7 @@ def unet_generator(
     return BuiltModel(inputs, ab, builder="unet_generator", arguments=arguments, name=name)
 
 
-@register_builder("patch")
+@register_builder("patch", multiple=_discriminator_multiple)
 def patch_discriminator(
     filters: Sequence[int] = (64, 128, 256, 512),
     strides: Sequence[int] | None = None,

@@ -51,7 +51,7 @@ def joint_loss(alpha: float = JOINT_LOSS_ALPHA) -> dict:
     }
 
 
-@register_builder("ab+class")
+@register_builder("ab+class", multiple=8)
 def iizuka_two_stream(
     num_classes: int = 205,
     width: float = 1.0,

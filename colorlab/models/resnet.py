@@ -34,7 +34,14 @@ __all__ = ["resnet_colorizer"]
 _RESNET50V2_FEATURES = "conv3_block4_out"
 
 
-@register_builder("ab")
+def _encoder_stride(arguments: dict) -> int:
+    """The encoder's stride: 16 for ResNet50V2's features, 2 ** (stages + 1) when built."""
+    if arguments["encoder"] == "resnet50v2":
+        return 16
+    return 2 ** (len(arguments["stackwise_num_filters"]) + 1)
+
+
+@register_builder("ab", multiple=_encoder_stride)
 def resnet_colorizer(
     encoder: str = "resnet18",
     weights: str | None = None,
@@ -93,7 +100,7 @@ def resnet_colorizer(
         input_shape=check_input_shape(input_shape),
     )
     penalty = regularizer(l2=l2)
-    stride = 16 if encoder == "resnet50v2" else 2 ** (len(filters_list) + 1)
+    stride = _encoder_stride(arguments)
 
     # === Functional Model ===
     inputs = lightness_input(input_shape, stride)

@@ -37,7 +37,7 @@ ENCODER_PREFIX = "encoder_"
 _VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
-@register_builder("ab")
+@register_builder("ab", multiple=32)
 def vgg16_colorizer(
     weights: str | None = "imagenet",
     freeze_encoder: bool = True,

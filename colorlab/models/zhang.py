@@ -30,7 +30,7 @@ from colorlab.quantize import ColorBins
 __all__ = ["model_bins", "zhang_eccv16", "zhang_inference_model"]
 
 
-@register_builder("bins")
+@register_builder("bins", multiple=8)
 def zhang_eccv16(
     num_bins: int | ColorBins | dict = 313,
     width: float = 1.0,
