@@ -5,7 +5,9 @@ Run by hand (about 45 minutes with the defaults; not a test):
     python benchmarks/does_it_learn.py [--photos ../shared/data/photos] [--minutes 20]
 
 Two runs of the same reduced-width Zhang network get the same time budget on the same photos
-(``imagenet-sample`` plus ``bsds500/train``, read in place, never copied):
+(``imagenet-sample`` plus ``bsds500/train`` of ``../shared/data/photos``, read in place, never
+copied; a clone without that folder uses the registry's ``bsds500`` instead, its train split
+to train and its val split to score, fetched once, and says so):
 
 (a) the classifier: Zhang et al.'s recipe, soft-encoded 313-bin targets, class-rebalanced
     cross-entropy (their ImageNet prior, lambda = 0.5), annealed-mean decoding (T = 0.38);
@@ -37,7 +39,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from colorlab import evaluate, images  # noqa: E402
+from colorlab import evaluate, fetch, images, registry  # noqa: E402
 from colorlab.models import load_model  # noqa: E402
 from colorlab.train import TrainConfig, train  # noqa: E402
 
@@ -65,8 +67,26 @@ def stage_training_photos(photos: pathlib.Path, out: pathlib.Path) -> pathlib.Pa
     return staged
 
 
-def run(name: str, model_args: dict, args: argparse.Namespace, data: pathlib.Path,
-        out: pathlib.Path) -> dict:
+def choose_photos(photos: pathlib.Path) -> dict:
+    """Where the photos come from: the shared folders when they are there, else the
+    registry's bsds500 (train split to train, val split to score). Nothing is fetched here.
+
+    Returns:
+        {"data": a folder or registry name, "train_split": None or "train", "val": folder or
+        None, "note": a line that says which}.
+    """
+    wanted = [photos / folder for folder in (*TRAIN_FOLDERS, VAL_FOLDER)]
+    if all(folder.is_dir() for folder in wanted):
+        return {"data": None, "train_split": None, "val": photos / VAL_FOLDER,
+                "note": f"{' + '.join(TRAIN_FOLDERS)} of {photos}"}
+    return {"data": "bsds500", "train_split": "train", "val": None,
+            "note": (f"the registry's bsds500 (train split; scored on its val split): "
+                     f"{photos} has no {' and '.join(f.name for f in wanted if not f.is_dir())} "
+                     "folder, so bsds500 is fetched once instead")}
+
+
+def run(name: str, model_args: dict, args: argparse.Namespace, data: str | pathlib.Path,
+        out: pathlib.Path, train_split: str | None = None) -> dict:
     """Trains one model for the time budget (or reuses a finished run); returns its figures."""
     run_dir = out / name
     summary = run_dir / "summary.json"
@@ -86,7 +106,7 @@ def run(name: str, model_args: dict, args: argparse.Namespace, data: pathlib.Pat
         shutil.rmtree(run_dir)
     config = TrainConfig(
         model="zhang_eccv16", model_args={"width": args.width, **model_args},
-        data=str(data), train_split=None, val_split=None, image_size=args.image_size,
+        data=str(data), train_split=train_split, val_split=None, image_size=args.image_size,
         batch_size=args.batch_size, epochs=10_000, learning_rate=args.learning_rate,
         time_limit=args.minutes, checkpoint_every=200, samples=0, seed=args.seed,
     )
@@ -118,22 +138,32 @@ def main() -> None:
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    data = stage_training_photos(args.photos, out)
+    source = choose_photos(args.photos)
+    print(f"Photos: {source['note']}.")
+    try:
+        if source["data"] is None:
+            data = stage_training_photos(args.photos, out)
+            train_files, val_files = images.list_images(data), images.list_images(source["val"])
+        else:
+            data = source["data"]
+            train_files = registry.split_files(data, "train")
+            val_files = registry.split_files(data, "val")
+    except (fetch.DownloadError, fetch.ChecksumError) as error:
+        raise SystemExit(f"does_it_learn: {error}") from None
     runs = {
         "zhang (classification)": ("zhang_classification", {}),
         "zhang (L2 regression)": ("zhang_l2", {"head": "ab"}),
     }
-    figures = {label: run(folder, extra, args, data, out) for label, (folder, extra) in
-               runs.items()}
+    figures = {label: run(folder, extra, args, data, out, source["train_split"])
+               for label, (folder, extra) in runs.items()}
     trained = [f["settings"] for f in figures.values()]
     if trained[0] != trained[1]:
         raise SystemExit(f"The two runs in {out} were trained with different settings "
                          f"({trained[0]} and {trained[1]}); train them again into a new --out.")
     settings = trained[0]  # with --evaluate-only, the runs' own settings
 
-    photos, names = evaluate.load_photos(images.list_images(args.photos / VAL_FOLDER),
-                                         args.eval_size)
-    train_photos, _ = evaluate.load_photos(images.list_images(data)[::2], args.eval_size)
+    photos, names = evaluate.load_photos(val_files, args.eval_size)
+    train_photos, _ = evaluate.load_photos(train_files[::2], args.eval_size)
     methods = {label: load_model(out / folder / "model.keras", compile=False)
                for label, (folder, _) in runs.items()}
     scores = evaluate.evaluate(methods, photos, names=names,
@@ -141,8 +171,8 @@ def main() -> None:
                                render_size=settings["image_size"])
     paths = scores.write(out / "evaluation")
 
-    print(f"\nTrained on {len(images.list_images(data))} photos "
-          f"({' + '.join(TRAIN_FOLDERS)}), evaluated on {len(photos)} ({VAL_FOLDER}), "
+    print(f"\nTrained on {len(train_files)} photos "
+          f"({source['note'].split(':')[0]}), evaluated on {len(photos)}, "
           f"width {settings['width']}, {settings['image_size']} px crops, batch "
           f"{settings['batch_size']}, learning rate {settings['learning_rate']}, "
           f"{settings['minutes']} minutes each:")

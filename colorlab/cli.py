@@ -342,12 +342,12 @@ def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Pat
     import hashlib
 
     stem = pathlib.Path(name).name or "data"
-    if os.path.isdir(name):  # a folder: its resolved path tells same-named folders apart
-        digest = hashlib.sha1(os.path.realpath(name).encode("utf-8", "surrogateescape"))
-        stem = f"{stem}-{digest.hexdigest()[:8]}"
-    filename = f"{stem}_prior.npy"
     if out is None:
-        return _cache(data_dir) / "priors" / filename
+        if os.path.isdir(name):  # in the cache, a folder's path tells same names apart
+            digest = hashlib.sha1(os.path.realpath(name).encode("utf-8", "surrogateescape"))
+            stem = f"{stem}-{digest.hexdigest()[:8]}"
+        return _cache(data_dir) / "priors" / f"{stem}_prior.npy"
+    filename = f"{stem}_prior.npy"
     path = pathlib.Path(out)
     if path.suffix.lower() == ".npy" and not path.is_dir():
         return path

@@ -61,7 +61,7 @@ def colorize(
         image: (H, W) or (H, W, 1) gray, (H, W, 3) RGB (its L is used) or (H, W, 4) RGBA
             (alpha is kept); uint8, uint16, or floats in [0, 1].
         render_size: Short side, in pixels, of the copy the model sees (rounded to a
-            multiple of 32; a photo longer than 4:1 is shrunk until its long side is
+            multiple of the model's stride, at least 32; a photo longer than 4:1 is shrunk until its long side is
             4 x render_size). Ignored for a model with a fixed input size.
         temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
             the most likely bin, 1 the mean).
@@ -357,9 +357,10 @@ def _working_size(model: keras.Model, height: int, width: int, render_size: int)
         return int(fixed[0]), int(fixed[1])
     scale = min(render_size / min(height, width), _MAX_ASPECT * render_size / max(height, width))
     multiple = side_multiple(model)
+    smallest = -(-MIN_RENDER_SIZE // multiple) * multiple  # no side below 32 pixels
 
     def side(n: int) -> int:
-        return max(multiple, int(round(n * scale / multiple)) * multiple)
+        return max(smallest, int(round(n * scale / multiple)) * multiple)
 
     return side(height), side(width)
 

@@ -281,9 +281,8 @@ def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool,
             raise ValueError("the server answered with a web page (text/html), not the file")
         length = response.headers.get("Content-Length")
         declared = have + int(length) if length is not None and length.isdigit() else None
-        if declared is not None and size is not None and declared != size:
-            raise ValueError(f"the server declares {declared:,} bytes, the registry {size:,}")
-        limit = declared if declared is not None else size
+        limit = size if size is not None else declared  # a different declared size fails
+        # the size check after the download, as a wrong file does
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -322,7 +321,7 @@ def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool,
             if bar is not None:
                 bar.close()
     got = partial.stat().st_size
-    if declared is not None and got != declared:
+    if declared is not None and got < declared:
         raise ValueError(f"connection closed after {got:,} of {declared:,} bytes")
     return limit is not None and got == limit
 

@@ -400,7 +400,8 @@ def scan_images(
         if progress:
             from tqdm.auto import tqdm
 
-            results = tqdm(results, total=len(paths), desc="scanning photos", unit="file")
+            results = tqdm(results, total=len(paths), desc="scanning photos", unit="file",
+                           disable=None)
         infos = list(results)
 
     if manifest_path is not None:

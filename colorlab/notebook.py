@@ -71,14 +71,12 @@ def sample_photo(name: str = "astronaut") -> np.ndarray:
     return getattr(data, name)()
 
 
-def show_model(model: Any, expand_nested: bool = False, dpi: int = 60) -> str:
+def show_model(model: Any, expand_nested: bool = False, dpi: int = 60) -> None:
     """Shows a model's graph with ``keras.utils.plot_model``, or its layer table.
 
     The graph needs the ``pydot`` package and the Graphviz ``dot`` program (Colab has both);
-    without them the layer table of ``model.summary()`` is printed instead.
-
-    Returns:
-        "graph" or "table", whichever was shown.
+    without them the layer table of ``model.summary()`` is printed instead. Returns nothing,
+    so a notebook cell that ends with it shows no stray value.
     """
     import shutil
     import tempfile
@@ -96,11 +94,11 @@ def show_model(model: Any, expand_nested: bool = False, dpi: int = 60) -> str:
                     expand_nested=expand_nested, dpi=dpi,
                 )
                 display(Image(filename=path))
-            return "graph"
+            return None
         except (ImportError, OSError, ValueError):
             pass  # pydot missing or Graphviz failing: fall back to the table
     model.summary(line_length=100, expand_nested=expand_nested)
-    return "table"
+    return None
 
 
 def strip_outputs(path: str) -> int:

@@ -65,7 +65,7 @@ def empirical_prior(
         from tqdm.auto import tqdm
 
         length = total if total is not None else _safe_len(ab_source)
-        batches = tqdm(batches, total=length, desc="ab prior", unit="batch")
+        batches = tqdm(batches, total=length, desc="ab prior", unit="batch", disable=None)
     for batch in batches:
         if batch.size:
             indices = bins.hard_encode(batch.reshape(-1, 2).astype(np.float32))

@@ -73,7 +73,7 @@ def write_tfrecords(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(paths), desc="writing TFRecords", unit="photo")
+        bar = tqdm(total=len(paths), desc="writing TFRecords", unit="photo", disable=None)
     for shard, name in enumerate(names):
         members = paths[shard::shards]
         if not name.exists():

@@ -306,7 +306,9 @@ def test_colorize_accepts_gray_rgba_16bit_and_refuses_0_255_floats():
 def test_a_long_thin_photo_is_not_blown_up():
     model = models.zhang_eccv16(width=1 / 16)
     assert _working_size(model, 12, 4000, 256) == (32, 1024)  # long side <= 4 x render size
-    assert _working_size(model, 300, 400, 256) == (256, 352)  # ordinary photos: short side
+    assert _working_size(model, 300, 400, 256) == (256, 344)  # ordinary photos: short side
+    unet = models.unet_generator(width=1 / 16, down_filters=[8] * 7)  # a stride of 128
+    assert _working_size(unet, 300, 400, 256) == (256, 384)
     thin = np.full((12, 4000, 3), 90, np.uint8)
     assert colorize(model, thin, render_size=256).shape == (12, 4000, 3)
     with pytest.raises(ValueError, match="render_size must be"):
@@ -397,9 +399,10 @@ def test_evaluate_writes_table_and_figure_with_baselines(tmp_path):
 
 
 def test_evaluated_models_get_distinct_names():
-    assert _method_names(["runs/a/model.keras", "runs/b/model.keras"]) == ["a/model", "b/model"]
-    assert _method_names(["runs/zhang", "other/l2.keras"]) == ["zhang", "l2"]
-    assert _method_names(["runs/gray"]) == ["gray (model)"]  # not the gray baseline
+    assert _method_names(["runs/a/model.keras", "runs/b/model.keras"]) == [
+        "runs/a/model", "runs/b/model"]
+    assert _method_names(["runs/zhang/", "other/l2.keras"]) == ["runs/zhang", "other/l2"]
+    assert _method_names(["gray"]) == ["gray (model)"]  # not the gray baseline
     assert _method_names(["a/model", "a/model.keras"]) == ["a/model", "a/model.keras"]
     with pytest.raises(ValueError, match="given twice"):
         _method_names(["runs/a", "runs/a/"])
@@ -438,7 +441,7 @@ def test_a_run_folder_loads_its_newest_model(tmp_path):
     (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--temperature", "-1"],
      "temperature must be 0 or more"),
     (["demo", "--steps", "0"], "max_steps must be a positive integer"),
-    (["evaluate", "--model", "m.keras", "--size", "8"], "--size must be at least 32"),
+    (["evaluate", "--model", "m.keras", "--size", "8"], "--size must be from 32"),
     (["demo", "--minutes", "-1"], "time_limit must be > 0"),
 ])
 def test_user_mistakes_give_one_line_and_status_2(argv, message, capsys, tmp_path,
@@ -487,8 +490,19 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, capsys):
         assert (out / name).is_file(), name
     assert len(list((out / "colorized").glob("*.png"))) == 2  # the held-out test photos
     printed = capsys.readouterr().out
-    assert "| zhang (demo) |" in printed and "  3 steps in" in printed  # exact, mid-epoch
+    assert f"| {out / 'run'} |" in printed and "  3 steps in" in printed  # exact, mid-epoch
     assert "resumed" not in printed  # a fresh run says nothing about resuming
+    # colorlab evaluate scores the demo's run as the demo did: same photos, sizes, baselines.
+    assert main(["evaluate", "--model", str(out / "run"), "--data", "sample", "--split",
+                 "test", "--out", str(tmp_path / "ev")]) == 0
+    assert "models see" in capsys.readouterr().out
+    demo_rows = (out / "metrics.csv").read_text().splitlines()
+    evaluate_rows = (tmp_path / "ev" / "metrics.csv").read_text().splitlines()
+    assert len(demo_rows) == len(evaluate_rows) == 5  # header, gray, mean, run, truth
+    for a, b in zip(demo_rows[1:], evaluate_rows[1:]):
+        assert a.split(",")[0] == b.split(",")[0]
+        assert np.allclose([float(x) for x in a.split(",")[1:]],
+                           [float(x) for x in b.split(",")[1:]], atol=1e-6), (a, b)
     # Another length resumes the same run.
     assert main(["demo", "--out", str(out), "--steps", "4", "--width", "0.0625",
                  "--image-size", "64", "--steps-per-epoch", "2"]) == 0

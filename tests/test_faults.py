@@ -1,0 +1,760 @@
+"""Regressions of the newcomer trial and fault audit (issue 15): each test failed before.
+
+Grouped as the issue lists them: data loss and hangs, late or silent failures, hostile input,
+temporary files, smaller faults, and what a student sees.
+"""
+
+import hashlib
+import http.server
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorlab import fetch, registry
+from colorlab.cli import main
+from colorlab.files import OUTPUT_MARKER
+from conftest import make_photo
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _folder(path, count=3, size=(40, 48)):
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.fromarray(make_photo(i, size)).save(path / f"p{i}.png")
+    return path
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()
+            if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """An untrained width-1/16 Zhang model saved as .keras (colorize only needs its shapes)."""
+    from colorlab import models
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    models.zhang_eccv16(width=1 / 16).save(path)
+    return path
+
+
+# === 1. Originals are never overwritten, results never read back ==============================
+
+
+def test_output_folder_equal_to_the_input_folder_is_refused(tmp_path, tiny_model, capsys):
+    photos = _folder(tmp_path / "d")
+    before = _digests(photos)
+    status = main(["colorize", str(photos), "-o", str(photos), "--model", str(tiny_model),
+                   "--overwrite"])
+    assert status == 2 and "is an input folder" in capsys.readouterr().err
+    assert _digests(photos) == before  # the originals are untouched
+
+
+def test_a_result_that_would_replace_an_input_file_is_refused(tmp_path, tiny_model, capsys):
+    photos = _folder(tmp_path / "d")
+    before = _digests(photos)
+    status = main(["colorize", str(photos / "p0.png"), "-o", str(photos), "--model",
+                   str(tiny_model), "--overwrite"])
+    assert status == 2 and "would replace an input" in capsys.readouterr().err
+    assert _digests(photos) == before
+
+
+def test_an_output_folder_inside_the_input_is_never_read_back(tmp_path, tiny_model):
+    from colorlab.colorize import colorize_folder
+    from colorlab.models import load_model
+
+    photos = _folder(tmp_path / "d")
+    model = load_model(tiny_model, compile=False)
+    first = colorize_folder(model, photos, photos / "colorized", progress=False)
+    again = colorize_folder(model, photos, photos / "colorized", progress=False)
+    other = colorize_folder(model, photos, photos / "other", progress=False)
+    assert len(first.written) == 3 and (again.written, len(again.existing)) == ([], 3)
+    assert len(other.written) == 3  # not 6: the marked results folder is left out
+    assert (photos / "colorized" / OUTPUT_MARKER).is_file()
+    assert not (photos / "colorized" / "colorized").exists()
+
+
+# === 2. A half download never passes for complete ==============================================
+
+
+class _Server:
+    """A local HTTP server that can misbehave: no Content-Length, closing early, a web page
+    instead of the file, more bytes than declared, or a trickle."""
+
+    def __init__(self):
+        self.files, self.cut_after, self.length = {}, None, True
+        self.content_type, self.trickle, self.extra = "application/octet-stream", None, b""
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", server.content_type)
+                if server.length:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                payload = body if server.cut_after is None else body[: server.cut_after]
+                try:
+                    if server.trickle:
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(server.trickle)
+                    else:
+                        self.wfile.write(payload + server.extra)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = _Server()
+    yield s
+    s.close()
+
+
+def _tar(members, gz=True):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz" if gz else "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _members(count=6, size=3000):
+    rng = np.random.default_rng(0)
+    return {f"set/{i}.bin": rng.integers(0, 255, size, dtype=np.uint8).tobytes()
+            for i in range(count)}
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["tgz", "tar"])
+def test_a_cut_archive_without_content_length_is_deleted_not_recorded(server, tmp_path, gz):
+    name = "set.tgz" if gz else "set.tar"
+    body = _tar(_members(), gz)
+    server.files["/" + name] = body
+    server.length = False
+    server.cut_after = len(body) // 2 if gz else 512 * 8  # tar: cut between members
+    with pytest.raises(fetch.ChecksumError, match="incomplete or corrupt"):
+        fetch.download(server.url + "/" + name, tmp_path, name, progress=False)
+    assert not (tmp_path / name).exists() and not (tmp_path / "checksums.json").exists()
+    server.cut_after = None  # the whole file: proven by its end, then recorded
+    path = fetch.download(server.url + "/" + name, tmp_path, name, progress=False)
+    assert json.loads((tmp_path / "checksums.json").read_text()) == {
+        name: hashlib.sha256(body).hexdigest()}
+    assert path.read_bytes() == body
+
+
+def test_an_html_error_page_is_not_recorded_as_the_archive(server, tmp_path):
+    server.files["/set.zip"] = b"<!DOCTYPE html><html><body>Moved</body></html>"
+    server.content_type = "text/html; charset=utf-8"
+    with pytest.raises(fetch.DownloadError, match="web page"):
+        fetch.download(server.url + "/set.zip", tmp_path, "set.zip", progress=False)
+    server.content_type = "application/zip"  # the page again, with a wrong type
+    with pytest.raises(fetch.ChecksumError, match="does not start like a zip"):
+        fetch.download(server.url + "/set.zip", tmp_path, "set.zip", progress=False)
+    assert not (tmp_path / "checksums.json").exists()
+
+
+def test_a_plain_file_of_unknown_length_is_not_trusted(server, tmp_path):
+    server.files["/list.txt"] = b"a 1\nb 2\n"
+    server.length = False
+    with pytest.raises(fetch.ChecksumError, match="cannot be told from a cut one"):
+        fetch.download(server.url + "/list.txt", tmp_path, "list.txt", progress=False)
+
+
+def test_a_corrupt_recorded_archive_is_one_error_then_forgotten(tmp_path, monkeypatch):
+    body = _tar(_members())
+    entries = {"tiny": {"kind": "archive", "files": [
+        {"url": "http://127.0.0.1:9/set.tgz", "filename": "set.tgz", "size": None,
+         "sha256": None}]}}
+    monkeypatch.setattr(registry, "load_registry", lambda: entries)
+    downloads = tmp_path / "tiny" / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "set.tgz").write_bytes(body)  # placed by hand, complete: recorded
+    registry.fetch("tiny", data_dir=tmp_path, progress=False)
+    assert "set.tgz" in json.loads((downloads / "checksums.json").read_text())
+    assert registry.forget("tiny", data_dir=tmp_path) == ["set.tgz", "set/"]
+    assert json.loads((downloads / "checksums.json").read_text()) == {}
+    (downloads / "set.tgz").write_bytes(body[: len(body) // 2])  # a cut copy by hand
+    with pytest.raises(fetch.ChecksumError, match="incomplete or corrupt"):
+        registry.fetch("tiny", data_dir=tmp_path, progress=False)
+    assert "set.tgz" not in json.loads((downloads / "checksums.json").read_text())
+
+
+def test_data_forget_is_a_command(tmp_path, capsys):
+    assert main(["data", "forget", "bsds500", "--data-dir", str(tmp_path)]) == 0
+    assert "nothing downloaded" in capsys.readouterr().out
+    assert main(["data", "forget", "sample", "--data-dir", str(tmp_path)]) == 2
+
+
+# === 3. No hang on a FIFO ====================================================================
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_named_like_a_photo_is_never_opened(tmp_path, tiny_model, capsys):
+    from colorlab.images import list_images, scan_images
+
+    photos = _folder(tmp_path / "d", count=2)
+    os.mkfifo(photos / "pipe.jpg")
+    assert [p.name for p in list_images(photos)] == ["p0.png", "p1.png"]
+    report = scan_images([photos / "pipe.jpg", photos / "p0.png"])
+    assert report.skipped == [(str(photos / "pipe.jpg"), "not a regular file")]
+    status = main(["colorize", str(photos), "-o", str(tmp_path / "out"), "--model",
+                   str(tiny_model)])  # would block forever reading the FIFO
+    assert status == 0
+    status = main(["colorize", str(photos / "pipe.jpg"), "-o", str(tmp_path / "out2"),
+                   "--model", str(tiny_model)])
+    assert status == 2 and "FIFO" in capsys.readouterr().err
+
+
+# === 5. Sizes checked up front ==================================================================
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--image-size", "100"], "multiple of 8"),
+    (["--image-size", "12"], "multiple of 8"),
+    (["--image-size", "100000"], "from 8 to 1024"),
+    (["--width", "1e6"], "width"),
+    (["--model", "unet_generator", "--image-size", "176"], "multiple of 32"),
+])
+def test_training_sizes_are_checked_before_anything_runs(tmp_path, capsys, options, message):
+    status = main(["train", "--data", "sample", "--out", str(tmp_path / "run"), *options])
+    assert status == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_render_and_evaluation_sizes_are_capped(tmp_path, tiny_model, capsys):
+    assert main(["colorize", str(tmp_path), "-o", str(tmp_path / "o"), "--model",
+                 str(tiny_model), "--render-size", "20000"]) == 2
+    assert "from 32 to 2048" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(tiny_model), "--size", "20000"]) == 2
+    assert "--size must be from 32 to 1024" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(tiny_model), "--limit", "-1"]) == 2
+    assert "--limit must be 1 or more" in capsys.readouterr().err
+
+
+def test_each_model_reports_its_side_multiple():
+    from colorlab.models import side_multiple
+
+    assert side_multiple("zhang_eccv16") == 8 and side_multiple("vgg16_colorizer") == 32
+    assert side_multiple("unet_generator") == 32
+    assert side_multiple("unet_generator", {"down_filters": [8] * 7}) == 128
+    assert side_multiple("resnet_colorizer", {"stackwise_num_filters": [8, 8, 8, 8]}) == 32
+
+
+# === 7, 8. Bad file names and undecodable photos are skipped and counted =======================
+
+
+def _rle8_bmp(path, width=20, height=20):
+    """A BMP with RLE8 compression: Pillow reads it, TensorFlow's decoder cannot."""
+    rows = b"".join(bytes([width, i % 256]) + b"\x00\x00" for i in range(height)) + b"\x00\x01"
+    palette = b"".join(bytes([i, 255 - i, (3 * i) % 256, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    header = b"BM" + (offset + len(rows)).to_bytes(4, "little") + bytes(4) + \
+        offset.to_bytes(4, "little")
+    info = (40).to_bytes(4, "little") + width.to_bytes(4, "little") + \
+        height.to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little") + \
+        (1).to_bytes(4, "little") + len(rows).to_bytes(4, "little") + bytes(8) + \
+        (256).to_bytes(4, "little") + bytes(4)
+    path.write_bytes(header + info + palette + rows)
+
+
+def test_photos_tensorflow_cannot_decode_are_counted_and_none_usable_is_an_error(tmp_path):
+    from colorlab.images import scan_images
+    from colorlab.pipeline import make_dataset
+
+    folder = tmp_path / "bmp"
+    folder.mkdir()
+    for i in range(3):
+        _rle8_bmp(folder / f"r{i}.bmp")
+    assert Image.open(folder / "r0.bmp").size == (20, 20)  # Pillow reads it
+    report = scan_images(sorted(folder.iterdir()))
+    assert report.counts() == {"usable": 0, "corrupt for TensorFlow": 3}
+    with pytest.raises(ValueError, match="No usable photos in .*corrupt for TensorFlow"):
+        make_dataset(str(folder))
+
+
+@pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names must be UTF-8")
+def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
+    from colorlab.images import list_images, scan_images, split_paths
+
+    folder = _folder(tmp_path / "d", count=2)
+    bad = os.fsencode(folder) + b"/caf\xe9.png"
+    Image.fromarray(make_photo(7, (40, 48))).save(bad.decode("utf-8", "surrogateescape"))
+    files = list_images(folder)
+    assert len(files) == 3 and sum(len(v) for v in split_paths(files, folder).values()) == 3
+    report = scan_images(files)
+    assert report.counts() == {"usable": 2, "file name not UTF-8": 1}
+
+
+def test_training_reports_its_skipped_files(tmp_path, capsys):
+    from colorlab.train import TrainConfig, train
+
+    folder = _folder(tmp_path / "d", count=4)
+    (folder / "broken.png").write_bytes(b"not a png")
+    (folder / "empty.jpg").write_bytes(b"")
+    config = TrainConfig(model="zhang_eccv16", model_args={"width": 1 / 16}, data=str(folder),
+                         train_split=None, val_split=None, image_size=32, batch_size=2,
+                         max_steps=1, samples=0, cache=False, prior="none")
+    train(config, tmp_path / "run", verbose=0)
+    out = capsys.readouterr().out
+    assert "Training photos: 4 of 6 photos usable; skipped 2: 1 empty file, 1 not an image" \
+        in out
+    assert "broken.png: not an image" in out
+
+
+# === 9. state.json is untrusted; checkpoints belong to their run ==============================
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from colorlab.train import TrainConfig, train
+
+    base = tmp_path_factory.mktemp("run")
+    folder = _folder(base / "photos", count=4)
+    config = TrainConfig(model="zhang_eccv16", model_args={"width": 1 / 16}, data=str(folder),
+                         train_split=None, val_split=None, image_size=32, batch_size=2,
+                         epochs=1, steps_per_epoch=2, samples=0, cache=False, prior="none",
+                         checkpoint_every=1)
+    train(config, base / "run", verbose=0)
+    return base, config
+
+
+@pytest.mark.parametrize("text", ["null", "[1, 2]", '{"step": 1e400}', '{"step": 10000000000}',
+                                  '{"step": NaN}', "{"])
+def test_a_damaged_state_json_is_one_clear_error(finished_run, tmp_path, text):
+    import shutil
+
+    from colorlab.train import train
+
+    base, config = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    (run / "state.json").write_text(text)
+    with pytest.raises(ValueError, match="state.json is damaged"):
+        train(config, run, verbose=0)
+
+
+def test_a_checkpoint_from_another_run_is_refused(finished_run, tmp_path):
+    import shutil
+
+    from colorlab import models
+    from colorlab.train import train
+
+    base, config = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    models.zhang_eccv16(width=1 / 16).save(run / "checkpoints" / "last.keras")
+    with pytest.raises(ValueError, match="not the checkpoint this run saved"):
+        train(config, run, verbose=0)
+
+
+def test_the_same_data_folder_spelled_differently_resumes(finished_run, tmp_path):
+    import dataclasses
+    import shutil
+
+    from colorlab.train import train
+
+    base, config = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    spelled = os.path.relpath(config.data) + os.sep  # relative, with a trailing slash
+    longer = dataclasses.replace(config, data=spelled, epochs=2)
+    assert train(longer, run, verbose=0).steps == 4
+
+
+# === 6. One run per folder ======================================================================
+
+
+def test_a_run_folder_is_locked_while_training_and_a_stale_lock_is_taken_over(tmp_path):
+    from colorlab.train import RunInUse, _RunLock
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with _RunLock(run):
+        with pytest.raises(RunInUse, match=f"pid {os.getpid()}"):
+            with _RunLock(run):
+                pass
+        code = (f"from colorlab.train import _RunLock, RunInUse\n"
+                f"try:\n  _RunLock(__import__('pathlib').Path({str(run)!r})).__enter__()\n"
+                f"except RunInUse as e:\n  print('busy', e)\n")
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=120)
+        assert "busy" in other.stdout and "in use by another training run" in other.stdout
+    # A killed holder: the kernel freed its lock; its file stays and is taken over.
+    killed = subprocess.run(
+        [sys.executable, "-c", f"import os; from colorlab.train import _RunLock; "
+         f"_RunLock(__import__('pathlib').Path({str(run)!r})).__enter__(); os._exit(9)"],
+        timeout=120)
+    assert killed.returncode == 9 and (run / "lock").exists()
+    with _RunLock(run):
+        assert str(os.getpid()) in (run / "lock").read_text()
+
+
+# === 10. Divergence by explosion; a non-finite model is an error ===============================
+
+
+def test_an_exploding_loss_stops_the_run_before_a_bad_checkpoint(tmp_path):
+    import keras
+
+    from colorlab.train import _StepCheckpoint
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    callback = _StepCheckpoint(run, every=1, steps_per_epoch=10, start=0)
+    callback.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    callback.on_train_batch_end(0, {"loss": 5.0})
+    callback.on_train_batch_end(1, {"loss": 4.0})
+    callback.on_train_batch_end(2, {"loss": 5.9e29})
+    assert callback.diverged_at == 3 and "exploded" in callback.problem
+    assert callback.saved_step == 2  # the step that exploded saved nothing
+    callback.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
+    assert not (run / "history.csv").exists()
+
+
+def test_a_model_with_nan_weights_is_an_error_not_a_black_image(tmp_path, tiny_model, capsys):
+    from colorlab import models
+    from colorlab.colorize import NonFiniteOutput, colorize
+
+    model = models.zhang_eccv16(width=1 / 16)
+    model.get_layer("logits").kernel.assign(np.full(model.get_layer("logits").kernel.shape,
+                                                    np.nan, "float32"))
+    with pytest.raises(NonFiniteOutput, match="NaN or infinity"):
+        colorize(model, make_photo(0, (48, 48)), render_size=48)
+    model.save(tmp_path / "nan.keras")
+    photos = _folder(tmp_path / "d", count=1)
+    status = main(["colorize", str(photos), "-o", str(tmp_path / "out"), "--model",
+                   str(tmp_path / "nan.keras")])
+    assert status == 2 and "NaN or infinity" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_a_tiny_temperature_is_the_mode_not_nan(tiny_model):
+    from colorlab import ColorBins
+
+    bins = ColorBins.zhang313()
+    logits = np.random.default_rng(0).normal(size=(4, 4, 313)).astype("float32") * 30
+    assert np.allclose(bins.decode(logits, 1e-300, from_logits=True),
+                       bins.decode(logits, 0.0, from_logits=True))
+
+
+# === 11. Caps against hostile input =============================================================
+
+
+def test_an_archive_bomb_is_refused_before_writing(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(150 << 20))  # 150 MB of zeros: about 150 kB zipped
+    assert archive.stat().st_size < 1 << 20
+    with pytest.raises(fetch.UnsafeArchiveError, match="archive bomb"):
+        fetch.extract(archive, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
+
+
+def test_a_stream_longer_than_its_published_size_is_cut_off(server, tmp_path):
+    server.files["/a.bin"] = b"x" * 1000
+    server.length, server.extra = False, b"y" * 5000
+    with pytest.raises(fetch.DownloadError, match="more than its declared 1,000 bytes"):
+        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", size=1000, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trickling_server_is_stopped_and_the_part_kept(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch, "_RATE_WINDOW", 0.5)
+    monkeypatch.setattr(fetch, "_MIN_RATE", 100)
+    server.files["/a.bin"] = b"z" * 200
+    server.trickle = 0.05  # 20 bytes a second
+    started = time.monotonic()
+    with pytest.raises(fetch.DownloadError, match="slower than 100 bytes/s"):
+        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
+    assert time.monotonic() - started < 5
+    assert (tmp_path / "a.bin.part").exists() and not (tmp_path / "a.bin").exists()
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    from colorlab.train import load_config
+
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for i in range(1, 9):
+        lines.append(f"{'abcdefghi'[i]}: &{'abcdefghi'[i]} [{', '.join(['*' + 'abcdefghi'[i - 1]] * 9)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    assert path.stat().st_size < 1000
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="YAML alias"):
+        load_config(path)
+    assert time.monotonic() - started < 2
+
+
+def test_a_very_long_strip_is_cropped_before_scaling():
+    import tensorflow as tf
+
+    from colorlab.pipeline import resize_short_side
+
+    strip = tf.zeros([16, 200_000, 3])
+    assert resize_short_side(strip, 201).shape == (201, 804, 3)
+
+
+# === 12. Temporary files are private ===========================================================
+
+
+def test_a_symlink_planted_at_a_temporary_name_is_never_followed(tmp_path, server):
+    from colorlab.files import atomic_path, write_text_atomic
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious")
+    folder = tmp_path / "run"
+    folder.mkdir()
+    for name in (".state.json.partial", "last.partial.keras", ".x.png.partial"):
+        (folder / name).symlink_to(outside)
+    write_text_atomic(folder / "state.json", "{}")
+    with atomic_path(folder / "x.png") as tmp:
+        tmp.write_bytes(b"png")
+    assert outside.read_text() == "precious" and (folder / "x.png").read_bytes() == b"png"
+    (tmp_path / "dl").mkdir()
+    (tmp_path / "dl" / "data.bin.part").symlink_to(outside)
+    server.files["/data.bin"] = b"payload"
+    fetch.download(server.url + "/data.bin", tmp_path / "dl", "data.bin", progress=False)
+    assert outside.read_text() == "precious"
+    assert (tmp_path / "dl" / "data.bin").read_bytes() == b"payload"
+
+
+@pytest.mark.parametrize("name", ["../x.bin", "/tmp/x.bin", "a/b.bin", "..", ""])
+def test_download_refuses_file_names_with_folders(tmp_path, name):
+    with pytest.raises(ValueError, match="plain file name"):
+        fetch.download("http://127.0.0.1:9/x", tmp_path, name, progress=False)
+
+
+# === 13. Smaller faults =========================================================================
+
+
+def test_model_files_that_are_not_models_give_one_clear_error(tmp_path, capsys):
+    from colorlab.models import load_model
+
+    (tmp_path / "corrupt.keras").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ValueError, match="not a readable .keras file"):
+        load_model(tmp_path / "corrupt.keras")
+    evil = tmp_path / "evil.keras"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("config.json", json.dumps({
+            "module": "os", "class_name": "system", "config": {"command": "echo hacked"},
+            "registered_name": "system"}))
+        zf.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
+    with pytest.raises(ValueError, match="could not be loaded as a model"):
+        load_model(evil)
+    assert main(["colorize", str(tmp_path), "-o", str(tmp_path / "o"), "--model",
+                 str(evil)]) == 2
+    assert "hacked" not in capsys.readouterr().out
+
+
+def test_a_plain_keras_model_is_refused_by_colorize():
+    import keras
+
+    from colorlab.colorize import colorize
+
+    plain = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 1)])
+    with pytest.raises(ValueError, match="not a colorlab colorizer"):
+        colorize(plain, make_photo(0, (8, 8)))
+
+
+def test_data_prior_out_takes_a_folder_and_defaults_to_the_cache(tmp_path, monkeypatch):
+    folder = _folder(tmp_path / "photos", count=2, size=(40, 40))
+    target = tmp_path / "priors"
+    target.mkdir()
+    assert main(["data", "prior", str(folder), "--out", str(target), "--image-size", "32"]) == 0
+    assert [p.name for p in target.iterdir()] == ["photos_prior.npy"]
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "prior", str(folder), "--image-size", "32",
+                 "--data-dir", str(tmp_path / "cache")]) == 0
+    assert not list(tmp_path.glob("*.npy"))  # not into the current folder
+    assert len(list((tmp_path / "cache" / "priors").glob("photos-*_prior.npy"))) == 1
+
+
+def test_max_steps_alone_is_not_capped_by_the_default_epochs():
+    from colorlab.train import TrainConfig, _stop_step
+
+    assert _stop_step(TrainConfig(max_steps=30, steps_per_epoch=1), 1, 0) == 30
+    assert _stop_step(TrainConfig(), 5, 0) == 50  # 10 epochs by default
+    assert _stop_step(TrainConfig(max_steps=30, epochs=2), 5, 0) == 10  # said aloud
+
+
+def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, tmp_path):
+    import shutil
+
+    from colorlab.train import _StepCheckpoint
+
+    base, _ = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    rows = (run / "history.csv").read_text().splitlines()
+    assert len(rows) == 2
+    (run / "history.csv").write_text(rows[0] + "\n")  # killed before the row was written
+    from colorlab.train import _resume_state
+
+    _StepCheckpoint(run, 1, 2, 2, _resume_state(run))
+    assert (run / "history.csv").read_text().splitlines() == rows
+
+
+def test_a_run_folder_inside_the_data_folder_adds_nothing_to_the_data(finished_run):
+    from colorlab.images import list_images
+
+    base, _ = finished_run
+    assert (base / "run" / OUTPUT_MARKER).is_file()
+    (base / "photos" / "run").symlink_to(base / "run")  # as if trained into the data folder
+    assert [p.name for p in list_images(base / "photos")] == [f"p{i}.png" for i in range(4)]
+
+
+# === 14, 16, 18. What a student sees ===========================================================
+
+
+def test_cli_start_up_prints_no_cuda_error_and_version(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "colorlab.cli", "--version"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stdout.startswith("colorlab ")
+    assert "cuInit" not in done.stderr and "cuda" not in done.stderr.lower(), done.stderr
+    assert done.stderr.strip() == ""
+
+
+def test_colorize_exit_status_follows_the_rule(tmp_path, tiny_model, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["colorize", str(empty), "-o", str(tmp_path / "o"), "--model",
+                 str(tiny_model)]) == 2
+    assert "No photos" in capsys.readouterr().err
+    photos = _folder(tmp_path / "d", count=2)
+    (photos / "bad.png").write_bytes(b"not a png")
+    args = ["colorize", str(photos), "-o", str(tmp_path / "out"), "--model", str(tiny_model)]
+    assert main(args) == 1 and main(args) == 1  # a rerun says the same
+    (photos / "bad.png").unlink()
+    assert main(args) == 0
+    (tmp_path / "file.png").write_bytes(b"x")
+    assert main(["colorize", str(photos), "-o", str(tmp_path / "file.png"), "--model",
+                 str(tiny_model)]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_data_list_shows_sizes_and_what_is_here(tmp_path, capsys):
+    assert main(["data", "list", "--data-dir", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "99.0 MB" in lines["imagenette160"] and " no " in lines["imagenette160"]
+    assert "unknown" in lines["bsds500"]
+
+
+def test_notebook_next_links_follow_the_series():
+    import nbformat
+
+    for number, following in (("01", "02"), ("02", "03"), ("03", "04")):
+        notebook = next((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+        text = "".join(c.source for c in nbformat.read(notebook, 4).cells)
+        nxt = next((ROOT / "notebooks").glob(f"{following}_*.ipynb")).name
+        assert nxt in text, f"{notebook.name} should link to {nxt}"
+
+
+def test_show_model_leaves_no_stray_output():
+    from colorlab import models, notebook
+
+    assert notebook.show_model(models.zhang_eccv16(width=1 / 16)) is None
+
+
+# === 4. Every method trains from the command line, at its own defaults, with validation ========
+
+
+@pytest.fixture(scope="module")
+def labelled_photos(tmp_path_factory):
+    """24 small photos in two class folders; the hash split puts some in val."""
+    from colorlab.images import split_paths
+
+    root = tmp_path_factory.mktemp("labelled") / "photos"
+    for c in range(2):
+        _folder(root / f"class{c}", count=12, size=(48, 56))
+        for path in (root / f"class{c}").iterdir():
+            path.rename(path.with_name(f"c{c}_{path.name}"))
+    assert split_paths(sorted(root.rglob("*.png")), root)["val"], "no val photo"
+    return root
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("zhang_eccv16", []),
+    ("vgg16_colorizer", ["--weights", "none"]),
+    ("resnet_colorizer", []),
+    ("iizuka_two_stream", []),
+    ("unet_generator", []),
+])
+def test_every_method_trains_from_the_cli_with_validation(labelled_photos, tmp_path, capsys,
+                                                         model, extra):
+    run = tmp_path / "run"
+    status = main(["train", "--model", model, "--data", str(labelled_photos), "--width",
+                   "0.0625", "--batch-size", "2", "--max-steps", "2", "--steps-per-epoch", "2",
+                   "--out", str(run), *extra])
+    printed = capsys.readouterr()
+    assert status == 0, printed.err
+    history = (run / "history.csv").read_text()
+    assert "val_loss" in history.splitlines()[0], history
+    assert "Validation photos:" in printed.out and "No validation" not in printed.out
+
+
+def test_does_it_learn_falls_back_to_a_registry_set_without_shared_photos(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("does_it_learn",
+                                                  ROOT / "benchmarks" / "does_it_learn.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    source = script.choose_photos(tmp_path / "no-shared-photos")
+    assert source["data"] == "bsds500" and source["train_split"] == "train"
+    assert "fetched once instead" in source["note"]
+    for folder in ("imagenet-sample", "bsds500/train", "bsds500/val"):
+        (tmp_path / "shared" / folder).mkdir(parents=True)
+    assert script.choose_photos(tmp_path / "shared")["data"] is None
+
+
+# === 15. The demo says up front what it needs ===================================================
+
+
+def test_the_demo_refuses_too_few_photos_before_training(tmp_path, capsys):
+    from colorlab.images import split_of
+
+    folder = tmp_path / "few"
+    folder.mkdir()
+    names = [n for n in (f"x{i}.png" for i in range(40)) if split_of(n) != "test"][:3]
+    for i, name in enumerate(names):
+        Image.fromarray(make_photo(i, (40, 48))).save(folder / name)
+    started = time.monotonic()
+    status = main(["demo", "--data", str(folder), "--out", str(tmp_path / "demo")])
+    printed = capsys.readouterr()
+    assert status == 2 and time.monotonic() - started < 30  # no minutes of training first
+    assert "3 usable to train on (train+val), 0 held out (test)" in printed.out
+    assert "needs at least 1 usable photo to train on and 1 held out" in printed.err
+    assert not (tmp_path / "demo").exists()
