@@ -84,8 +84,10 @@ RECIPES: dict[str, dict[str, Any]] = {
     "unet_generator": dict(target="ab", loss="l1", optimizer="adam", learning_rate=2e-4,
                            beta_1=0.5, image_size=256),
 }
-#: The largest training crop side, and the widest channel multiplier, a config accepts:
-#: beyond them a step outgrows any one accelerator's memory.
+#: The training crop side a config accepts (at least 32: the sample figures colorize at
+#: this size, and colorize's smallest render size is 32; at most 1024, and the widest
+#: channel multiplier 4: beyond them a step outgrows any one accelerator's memory).
+MIN_IMAGE_SIZE = 32
 MAX_IMAGE_SIZE = 1024
 MAX_WIDTH = 4.0
 #: A loss (or validation loss) this many times the lowest training loss so far means the
@@ -128,7 +130,7 @@ class TrainConfig:
         train_split, val_split: Splits of ``data`` to train and validate on: "train", "val",
             "test", or a union such as "train+val" (None: all photos / no validation).
         image_size: Training crop side, a multiple of the model's stride (see
-            :func:`colorlab.models.side_multiple`), at most 1024. Default: the method's
+            :func:`colorlab.models.side_multiple`), from 32 to 1024. Default: the method's
             own (176 for Zhang et al. and the ResNet, 224 for VGG16 and Iizuka et al.,
             256 for the U-Net).
         batch_size: Photos per step, over all devices (40 in Zhang et al.).
@@ -231,14 +233,15 @@ class TrainConfig:
             raise ValueError(f"width (a channel multiplier) must be a number in (0, "
                              f"{MAX_WIDTH:g}], got {width!r}; 1 is the paper's model.")
         multiple = models.side_multiple(self.model, self.model_args)
+        smallest = -(-MIN_IMAGE_SIZE // multiple) * multiple
         size = self.image_size
-        if size % multiple or not multiple <= size <= MAX_IMAGE_SIZE:
-            low = max(multiple, size // multiple * multiple)
-            hint = (f"; e.g. {low} or {low + multiple}" if multiple <= size <= MAX_IMAGE_SIZE
+        if size % multiple or not smallest <= size <= MAX_IMAGE_SIZE:
+            low = max(smallest, size // multiple * multiple)
+            hint = (f"; e.g. {low} or {low + multiple}" if smallest <= size <= MAX_IMAGE_SIZE
                     else "")
             raise ValueError(
                 f"image_size must be a multiple of {multiple} (the stride of {self.model}) "
-                f"from {multiple} to {MAX_IMAGE_SIZE}, got {size}{hint}."
+                f"from {smallest} to {MAX_IMAGE_SIZE}, got {size}{hint}."
             )
     def _check_types(self) -> None:
         """Refuses options of the wrong type (a YAML typo) with a message naming the option.
@@ -459,10 +462,12 @@ def train(
         A :class:`TrainResult`.
 
     Raises:
-        ValueError: ``run_dir`` holds a different run, or no usable photos were found.
+        ValueError: ``run_dir`` holds a different run, a damaged state.json or another
+            run's checkpoint, or no usable photos were found.
+        RunInUse: another process is training in ``run_dir`` (the folder is locked).
+        TrainingDiverged: the loss or a weight became NaN or infinite, or the loss
+            exploded; the last good checkpoint is kept.
     """
-    from colorlab.pipeline import make_dataset
-
     run_dir = pathlib.Path(run_dir)
     checkpoint = run_dir / "checkpoints" / "last.keras"
     saved_config = run_dir / "config.yaml"
@@ -482,13 +487,14 @@ def train(
         state = _resume_state(run_dir) if checkpoint.exists() else {}
         mark_output_folder(run_dir, "training run")  # its samples never join a data set
         write_text_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
-        return _train_locked(config, run_dir, state, strategy, verbose, data_dir,
-                             make_dataset)
+        return _train_locked(config, run_dir, state, strategy, verbose, data_dir)
 
 
 def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strategy: Any,
-                  verbose: Any, data_dir: Any, make_dataset: Any) -> "TrainResult":
+                  verbose: Any, data_dir: Any) -> "TrainResult":
     """The run itself, with the run folder locked and its state read and checked."""
+    from colorlab.pipeline import make_dataset
+
     checkpoint = run_dir / "checkpoints" / "last.keras"
     strategy = strategy or choose_strategy()
     policy = choose_precision(config.precision, strategy)

@@ -206,10 +206,18 @@ def test_a_corrupt_recorded_archive_is_one_error_then_forgotten(tmp_path, monkey
     assert "set.tgz" in json.loads((downloads / "checksums.json").read_text())
     assert registry.forget("tiny", data_dir=tmp_path) == ["set.tgz", "set/"]
     assert json.loads((downloads / "checksums.json").read_text()) == {}
-    (downloads / "set.tgz").write_bytes(body[: len(body) // 2])  # a cut copy by hand
+    cut = body[: len(body) // 2]
+    (downloads / "set.tgz").write_bytes(cut)  # a cut copy by hand
     with pytest.raises(fetch.ChecksumError, match="incomplete or corrupt"):
         registry.fetch("tiny", data_dir=tmp_path, progress=False)
     assert "set.tgz" not in json.loads((downloads / "checksums.json").read_text())
+    # A cut archive whose hash an earlier version recorded: one error, then deleted.
+    (downloads / "checksums.json").write_text(json.dumps(
+        {"set.tgz": hashlib.sha256(cut).hexdigest()}))
+    with pytest.raises(fetch.ChecksumError, match="corrupt or cut short.*deleted"):
+        registry.fetch("tiny", data_dir=tmp_path, progress=False)
+    assert not (downloads / "set.tgz").exists()
+    assert json.loads((downloads / "checksums.json").read_text()) == {}
 
 
 def test_data_forget_is_a_command(tmp_path, capsys):
@@ -244,7 +252,10 @@ def test_a_fifo_named_like_a_photo_is_never_opened(tmp_path, tiny_model, capsys)
 @pytest.mark.parametrize("options, message", [
     (["--image-size", "100"], "multiple of 8"),
     (["--image-size", "12"], "multiple of 8"),
-    (["--image-size", "100000"], "from 8 to 1024"),
+    (["--image-size", "16"], "from 32 to 1024"),
+    (["--image-size", "33"], "multiple of 8 (the stride of zhang_eccv16) from 32 to 1024, got "
+                             "33; e.g. 32 or 40"),
+    (["--image-size", "100000"], "from 32 to 1024"),
     (["--width", "1e6"], "width"),
     (["--model", "unet_generator", "--image-size", "176"], "multiple of 32"),
 ])
@@ -316,22 +327,16 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
     assert len(files) == 3 and sum(len(v) for v in split_paths(files, folder).values()) == 3
     report = scan_images(files)
     assert report.counts() == {"usable": 2, "file name not UTF-8": 1}
+    out = tmp_path / "prior.npy"  # the whole folder is still usable end to end
+    assert main(["data", "prior", str(folder), "--image-size", "32", "--out", str(out)]) == 0
+    assert np.load(out).sum() == pytest.approx(1.0)
 
 
-def test_training_reports_its_skipped_files(tmp_path, capsys):
-    from colorlab.train import TrainConfig, train
-
-    folder = _folder(tmp_path / "d", count=4)
-    (folder / "broken.png").write_bytes(b"not a png")
-    (folder / "empty.jpg").write_bytes(b"")
-    config = TrainConfig(model="zhang_eccv16", model_args={"width": 1 / 16}, data=str(folder),
-                         train_split=None, val_split=None, image_size=32, batch_size=2,
-                         max_steps=1, samples=0, cache=False, prior="none")
-    train(config, tmp_path / "run", verbose=0)
-    out = capsys.readouterr().out
+def test_training_reports_its_skipped_files(finished_run):
+    base, _, printed = finished_run
     assert "Training photos: 4 of 6 photos usable; skipped 2: 1 empty file, 1 not an image" \
-        in out
-    assert "broken.png: not an image" in out
+        in printed
+    assert "broken.png: not an image" in printed
 
 
 # === 9. state.json is untrusted; checkpoints belong to their run ==============================
@@ -339,16 +344,23 @@ def test_training_reports_its_skipped_files(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
+    """A finished two-step run on 4 photos and 2 bad files: (folder, config, what it printed)."""
+    import contextlib
+
     from colorlab.train import TrainConfig, train
 
     base = tmp_path_factory.mktemp("run")
     folder = _folder(base / "photos", count=4)
+    (folder / "broken.png").write_bytes(b"not a png")
+    (folder / "empty.jpg").write_bytes(b"")
     config = TrainConfig(model="zhang_eccv16", model_args={"width": 1 / 16}, data=str(folder),
                          train_split=None, val_split=None, image_size=32, batch_size=2,
                          epochs=1, steps_per_epoch=2, samples=0, cache=False, prior="none",
                          checkpoint_every=1)
-    train(config, base / "run", verbose=0)
-    return base, config
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        train(config, base / "run", verbose=0)
+    return base, config, printed.getvalue()
 
 
 @pytest.mark.parametrize("text", ["null", "[1, 2]", '{"step": 1e400}', '{"step": 10000000000}',
@@ -358,7 +370,7 @@ def test_a_damaged_state_json_is_one_clear_error(finished_run, tmp_path, text):
 
     from colorlab.train import train
 
-    base, config = finished_run
+    base, config, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(base / "run", run)
     (run / "state.json").write_text(text)
@@ -372,7 +384,7 @@ def test_a_checkpoint_from_another_run_is_refused(finished_run, tmp_path):
     from colorlab import models
     from colorlab.train import train
 
-    base, config = finished_run
+    base, config, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(base / "run", run)
     models.zhang_eccv16(width=1 / 16).save(run / "checkpoints" / "last.keras")
@@ -386,7 +398,7 @@ def test_the_same_data_folder_spelled_differently_resumes(finished_run, tmp_path
 
     from colorlab.train import train
 
-    base, config = finished_run
+    base, config, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(base / "run", run)
     spelled = os.path.relpath(config.data) + os.sep  # relative, with a trailing slash
@@ -394,9 +406,21 @@ def test_the_same_data_folder_spelled_differently_resumes(finished_run, tmp_path
     assert train(longer, run, verbose=0).steps == 4
 
 
+def test_evaluate_warns_when_a_model_is_scored_on_photos_it_trained_on(finished_run, tmp_path,
+                                                                      capsys):
+    base, config, _ = finished_run
+    status = main(["evaluate", "--model", str(base / "run"), "--data", config.data, "--split",
+                   "train", "--size", "32", "--out", str(tmp_path / "ev")])
+    printed = capsys.readouterr()
+    assert status == 0 and "not held-out scores" in printed.err
+    assert f"| {base / 'run'} |" in printed.out  # the run's path, not just "run"
+    assert f"models see {base / 'run'}: 32 px" in printed.out  # its training size
+
+
 # === 6. One run per folder ======================================================================
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="the test's holder uses fcntl")
 def test_a_run_folder_is_locked_while_training_and_a_stale_lock_is_taken_over(tmp_path):
     from colorlab.train import RunInUse, _RunLock
 
@@ -406,18 +430,21 @@ def test_a_run_folder_is_locked_while_training_and_a_stale_lock_is_taken_over(tm
         with pytest.raises(RunInUse, match=f"pid {os.getpid()}"):
             with _RunLock(run):
                 pass
-        code = (f"from colorlab.train import _RunLock, RunInUse\n"
-                f"try:\n  _RunLock(__import__('pathlib').Path({str(run)!r})).__enter__()\n"
-                f"except RunInUse as e:\n  print('busy', e)\n")
-        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               timeout=120)
-        assert "busy" in other.stdout and "in use by another training run" in other.stdout
-    # A killed holder: the kernel freed its lock; its file stays and is taken over.
-    killed = subprocess.run(
-        [sys.executable, "-c", f"import os; from colorlab.train import _RunLock; "
-         f"_RunLock(__import__('pathlib').Path({str(run)!r})).__enter__(); os._exit(9)"],
-        timeout=120)
-    assert killed.returncode == 9 and (run / "lock").exists()
+    # Another process holds it: refused; then that process is killed: the kernel frees the
+    # lock, its file stays with the dead holder's name, and the next run takes it over.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(run / 'lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, b'pid 1 on elsewhere')\n"
+         "print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunInUse, match="in use by another training run .pid 1 on elsewhere"):
+            _RunLock(run).__enter__()
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
     with _RunLock(run):
         assert str(os.getpid()) in (run / "lock").read_text()
 
@@ -614,7 +641,7 @@ def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, t
 
     from colorlab.train import _StepCheckpoint
 
-    base, _ = finished_run
+    base, _, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(base / "run", run)
     rows = (run / "history.csv").read_text().splitlines()
@@ -629,10 +656,11 @@ def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, t
 def test_a_run_folder_inside_the_data_folder_adds_nothing_to_the_data(finished_run):
     from colorlab.images import list_images
 
-    base, _ = finished_run
+    base, _, _ = finished_run
     assert (base / "run" / OUTPUT_MARKER).is_file()
     (base / "photos" / "run").symlink_to(base / "run")  # as if trained into the data folder
-    assert [p.name for p in list_images(base / "photos")] == [f"p{i}.png" for i in range(4)]
+    assert [p.name for p in list_images(base / "photos")] == [
+        "broken.png", "empty.jpg", *(f"p{i}.png" for i in range(4))]
 
 
 # === 14, 16, 18. What a student sees ===========================================================
@@ -716,7 +744,7 @@ def test_every_method_trains_from_the_cli_with_validation(labelled_photos, tmp_p
                                                          model, extra):
     run = tmp_path / "run"
     status = main(["train", "--model", model, "--data", str(labelled_photos), "--width",
-                   "0.0625", "--batch-size", "2", "--max-steps", "2", "--steps-per-epoch", "2",
+                   "0.0625", "--batch-size", "2", "--max-steps", "1", "--steps-per-epoch", "1",
                    "--out", str(run), *extra])
     printed = capsys.readouterr()
     assert status == 0, printed.err
