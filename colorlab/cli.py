@@ -297,14 +297,13 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     """
     from colorlab import evaluate, registry
     from colorlab.colorize import colorize
-    from colorlab.train import _same_spelling
 
     files = registry.split_files(data, split)[:limit]
     if not files:
         raise ValueError(f"No photos in the {split!r} split of {data!r}.")
     photos, names = evaluate.load_photos(files, size)
     same_data = [m for m in methods if m.config is not None
-                 and _same_spelling(m.config.data) == _same_spelling(data)]
+                 and registry.source_key(m.config.data) == registry.source_key(data)]
     mean_split = (same_data[0].config.train_split if same_data else "train") \
         or "train+val+test"
     scored = set(files)

@@ -3,7 +3,7 @@
 A facade over the modules that do the work, so a notebook needs only ``from colorlab import
 data``:
 
-- :mod:`colorlab.registry`: ``datasets.yaml``, :func:`fetch`, :func:`describe`.
+- :mod:`colorlab.registry`: ``datasets.yaml``, :func:`fetch`, :func:`forget`, :func:`describe`.
 - :mod:`colorlab.fetch`: checksummed, resumable downloads and safe extraction.
 - :mod:`colorlab.images`: :func:`list_images`, hash splits, :func:`scan_images` (bad files
   and the near-gray filter).
@@ -31,7 +31,7 @@ from colorlab.images import (
 from colorlab.pipeline import TARGETS, encode_batch, load_photo, make_dataset
 from colorlab.quantize import ColorBins
 from colorlab.records import read_tfrecords, write_tfrecords
-from colorlab.registry import describe, fetch, image_files, load_arrays, names
+from colorlab.registry import describe, fetch, forget, image_files, load_arrays, names
 
 __all__ = [
     "GRAY_CHROMA",
@@ -46,6 +46,7 @@ __all__ = [
     "describe",
     "encode_batch",
     "fetch",
+    "forget",
     "image_files",
     "list_images",
     "load_arrays",

@@ -30,7 +30,7 @@ from colorlab.images import list_images, split_paths
 
 __all__ = [
     "describe", "download_size", "entry", "fetch", "forget", "image_files", "is_downloaded",
-    "load_arrays", "load_registry", "names", "split_files",
+    "load_arrays", "load_registry", "names", "source_key", "split_files",
 ]
 
 
@@ -194,6 +194,14 @@ def image_files(
             paths = split_paths(paths, root=root)[split]
     manifest = data_home(data_dir) / name / f"scan-{split or 'all'}.json"
     return paths, manifest
+
+
+def source_key(source: str) -> str:
+    """One spelling of a data source, to compare two: a registry name as it is, a folder
+    resolved (an absolute path, ``./x`` and ``x/`` name the same folder)."""
+    if source in names() or not os.path.exists(source):
+        return source
+    return os.path.normcase(os.path.realpath(source))
 
 
 def split_files(

@@ -46,6 +46,7 @@ from colorlab.files import (
     write_text_atomic,
 )
 from colorlab.quantize import ColorBins
+from colorlab.registry import source_key
 
 __all__ = [
     "RECIPES",
@@ -677,7 +678,7 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
     a, b = saved.to_dict(), new.to_dict()
     for key in _HOW_LONG:  # how long to train may change; what, may not
         a.pop(key), b.pop(key)
-    a["data"], b["data"] = _same_spelling(a["data"]), _same_spelling(b["data"])
+    a["data"], b["data"] = source_key(a["data"]), source_key(b["data"])
     changed = sorted(k for k in a if a[k] != b[k])
     if changed:
         raise ValueError(
@@ -690,16 +691,6 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
             f"epochs; it cannot be stretched to {new.epochs}. Resume with epochs "
             f"{saved.epochs}, or train into a new folder."
         )
-
-
-def _same_spelling(data: str) -> str:
-    """A data source as one spelling: registry names as they are, folders resolved (an
-    absolute path, ``./x`` and ``x/`` are the same folder)."""
-    from colorlab.registry import names
-
-    if data in names() or not os.path.exists(data):
-        return data
-    return os.path.normcase(os.path.realpath(data))
 
 
 def _report_photos(role: str, report: Any) -> None:
