@@ -22,6 +22,9 @@ USAGE_ERROR = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints escaped
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -309,8 +312,8 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     scored = set(files)
     mean_files = [f for f in registry.split_files(data, mean_split) if f not in scored][:500]
     mean, mean_note = None, "no mean-colour baseline (no other photos to take it from)"
-    if mean_files:
-        mean = evaluate.mean_ab(evaluate.load_photos(mean_files, size)[0])
+    if mean_files:  # a mean needs no detail: small crops keep 500 photos in little memory
+        mean = evaluate.mean_ab(evaluate.load_photos(mean_files, min(size, 128))[0])
         mean_note = f"mean colour from {len(mean_files)} photos of the {mean_split!r} split"
     functions, seen_sizes = {}, []
     for method in methods:

@@ -22,7 +22,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
-from colorlab.files import atomic_path, check_regular_file, mark_output_folder
+from colorlab.files import (
+    atomic_path,
+    check_regular_file,
+    mark_output_folder,
+    printable,
+    same_file,
+)
 from colorlab.images import IMAGE_SUFFIXES, MAX_PIXELS, list_images
 from colorlab.models import model_bins, side_multiple
 from colorlab.quantize import ColorBins
@@ -280,10 +286,10 @@ def colorize_folder(
     outputs = _output_names([name for _, name in files])
     targets = [out_dir / name for name in outputs]
     sources = {_identity(path) for path, _ in files}
-    for target in targets:
-        if _identity(target) in sources:
-            raise ValueError(f"The result {target} would replace an input photo; write the "
-                             "results into another folder (-o).")
+    for target in targets:  # a result that exists may be an input under another spelling
+        if os.path.lexists(target) and _identity(target) in sources:
+            raise ValueError(f"The result {printable(target)} would replace an input photo; "
+                             "write the results into another folder (-o).")
     mark_output_folder(out_dir, "colorize results")
     report = ColorizeReport()
     for (path, _), target in tqdm(list(zip(files, targets)), desc="colorize", unit="photo",
@@ -295,7 +301,7 @@ def colorize_folder(
             result = colorize(model, read_image(path), **options)
         except ValueError as error:
             report.skipped.append((str(path), str(error)))
-            print(f"skipped {path}: {error}", file=sys.stderr)
+            print(f"skipped {printable(path)}: {printable(str(error))}", file=sys.stderr)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as partial:  # never a half-written result under its name
@@ -401,7 +407,7 @@ def _input_files(inputs: Any, out_dir: pathlib.Path) -> list[tuple[pathlib.Path,
     for item in items:
         path = pathlib.Path(item)
         if path.is_dir():
-            if _identity(path) == _identity(out_dir):
+            if same_file(path, out_dir):
                 raise ValueError(
                     f"The output folder {out_dir} is an input folder: results would mix with "
                     f"the photos and be read back next time. Write them elsewhere, e.g. "
@@ -415,10 +421,11 @@ def _input_files(inputs: Any, out_dir: pathlib.Path) -> list[tuple[pathlib.Path,
     return files
 
 
-def _identity(path: pathlib.Path) -> str:
-    """A comparable identity of a path (resolved, case-folded where the disk folds case)."""
-    resolved = os.path.normcase(os.path.realpath(path))
-    return resolved
+def _identity(path: pathlib.Path) -> tuple:
+    """What makes two existing paths the same file: device and inode (so links, other
+    spellings and names that differ only in case on a case-insensitive disk all match)."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 def _describe_inputs(inputs: Any) -> str:

@@ -32,7 +32,6 @@ import shutil
 import stat
 import sys
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,7 +39,13 @@ import zipfile
 import zlib
 from typing import Any, Sequence
 
-from colorlab.files import check_regular_file, open_for_append, write_text_atomic
+from colorlab.files import (
+    check_regular_file,
+    make_private_folder,
+    open_for_append,
+    remove_stale_temporaries,
+    write_text_atomic,
+)
 
 __all__ = [
     "DATA_ENV",
@@ -70,7 +75,9 @@ _RATE_WINDOW = 60.0
 _MAX_EXPANSION = 10
 _EXPANSION_FLOOR = 100 << 20
 #: Members one archive may hold.
-_MAX_MEMBERS = 5_000_000
+_MAX_MEMBERS = 2_000_000
+#: A staging folder of an extraction this old (seconds) was left by a killed process.
+_STALE_STAGING = 6 * 3600
 
 
 class DownloadError(RuntimeError):
@@ -157,7 +164,8 @@ def forget(folder: str | os.PathLike, filename: str) -> bool:
     folder = pathlib.Path(folder)
     _check_filename(filename)
     found = _recorded(folder, filename) is not None
-    for path in (folder / filename, folder / (filename + ".part")):
+    partial = folder / (filename + ".part")
+    for path in (folder / filename, partial, _validator_path(partial)):
         if os.path.lexists(path):
             path.unlink()
             found = True
@@ -210,11 +218,12 @@ def download(
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / filename
     expected = sha256 or _recorded(folder, filename)
+    recorded = sha256 is None and expected is not None
     label = f"{dataset!r}" if dataset else filename
 
     if os.path.lexists(target):  # complete downloads only ever get this name
         check_regular_file(target, "download")
-        _verify(target, expected, size, label, delete=False)
+        _verify(target, expected, size, label, delete=False, recorded=recorded)
         if expected is None:
             _check_complete(target, filename, label, length_proven=size is not None,
                             delete=False)
@@ -225,24 +234,32 @@ def download(
     errors = []
     for url in urls:
         try:
-            length_proven = _stream(url, partial, size, progress, label)
+            length_proven = _stream(url, partial, size, progress, label,
+                                    checked=expected is not None)
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as error:
             errors.append(f"{url}: {getattr(error, 'reason', error)}")
             continue
-        _verify(partial, expected, size, label, delete=True)
+        _verify(partial, expected, size, label, delete=True, recorded=recorded)
         if expected is None:  # a published or recorded sha256 proves completeness itself
             _check_complete(partial, filename, label, length_proven=length_proven,
                             delete=True)
         os.replace(partial, target)
+        _validator_path(partial).unlink(missing_ok=True)
         if expected is None:
             _record(folder, filename, sha256_of(target))
         return target
+    kept = (f"a partial download is kept as {partial.name} and resumed next time"
+            if partial.is_file() else "nothing was kept")
     raise DownloadError(
         f"Could not download data set {label}: " + "; ".join(errors) + ". "
         f"If this machine is offline, download {urls[0]} elsewhere and place it at {target} "
-        "(it will be verified); a partial download is kept as "
-        f"{partial.name} and resumed next time."
+        f"(it will be verified); {kept}."
     )
+
+
+def _validator_path(partial: pathlib.Path) -> pathlib.Path:
+    """Beside a partial download: the server's ETag or Last-Modified of its first bytes."""
+    return partial.with_name(partial.name + ".validator")
 
 
 def _check_filename(filename: str) -> None:
@@ -254,7 +271,7 @@ def _check_filename(filename: str) -> None:
 
 
 def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool,
-            label: str) -> bool:
+            label: str, checked: bool = False) -> bool:
     """Appends the rest of ``url`` to ``partial`` (resuming with an HTTP Range request).
 
     Reading stops with an error when the server sends more than the declared length (its
@@ -262,19 +279,45 @@ def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool,
     over any ``_RATE_WINDOW`` seconds (a trickling server would otherwise hold the download
     forever; the partial file is kept and resumed next time).
 
+    A partial file is resumed only where a splice would be caught: when a checksum is
+    known (``checked``), or with ``If-Range`` and the validator (ETag or Last-Modified) the
+    server gave for its first bytes, so a file changed on the server starts afresh.
+
     Returns:
         True if the length is proven: the file's size equals a declared length.
     """
     have = partial.stat().st_size if partial.is_file() and not partial.is_symlink() else 0
     if size is not None and have > size:
         have = 0
+    if have and size is not None and have == size:
+        return True  # all there already (a run was stopped while checking it)
+    validator_file = _validator_path(partial)
+    validator = None
+    if validator_file.is_file() and not validator_file.is_symlink():
+        validator = validator_file.read_text(encoding="utf-8", errors="replace")[:512].strip()
+    if have and not checked and not validator:
+        have = 0  # nothing would tell a spliced file: start afresh
     request = urllib.request.Request(url, headers={"User-Agent": "colorlab"})
     if have:
         request.add_header("Range", f"bytes={have}-")
-    with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
+        if validator:
+            request.add_header("If-Range", validator)
+    try:
+        response = urllib.request.urlopen(request, timeout=_TIMEOUT)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and have:  # nothing after our bytes: check them as they are
+            return False
+        raise
+    with response:
         status = getattr(response, "status", 200)
-        if have and status != 206:  # the server ignored the range: start again
+        if have and status != 206:  # the server ignored the range (or the file changed)
             have = 0
+        if not have:
+            validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+            if validator:
+                write_text_atomic(validator_file, validator)
+            else:
+                validator_file.unlink(missing_ok=True)
         content_type = (response.headers.get("Content-Type") or "").lower()
         if "text/html" in content_type and not partial.name.lower().endswith(
                 (".html.part", ".htm.part")):
@@ -327,7 +370,8 @@ def _stream(url: str, partial: pathlib.Path, size: int | None, progress: bool,
 
 
 def _verify(
-    path: pathlib.Path, sha256: str | None, size: int | None, label: str, delete: bool
+    path: pathlib.Path, sha256: str | None, size: int | None, label: str, delete: bool,
+    recorded: bool = False,
 ) -> None:
     problem = None
     actual_size = path.stat().st_size
@@ -339,17 +383,19 @@ def _verify(
             problem = f"sha256 {actual} instead of {sha256}"
     if problem is None:
         return
-    _fail(path, label, problem, delete)
+    _fail(path, label, problem, delete, recorded=recorded)
 
 
-def _fail(path: pathlib.Path, label: str, problem: str, delete: bool) -> None:
+def _fail(path: pathlib.Path, label: str, problem: str, delete: bool,
+          recorded: bool = False) -> None:
     if delete:
         path.unlink()
-    raise ChecksumError(
-        f"{path.name} of data set {label} failed its check: {problem}. "
-        + ("The download was deleted; try again." if delete else
-           "Delete the file and fetch again, or replace it with a good copy.")
-    )
+    advice = ("The download was deleted; try again." if delete else
+              "Delete the file and fetch again, or replace it with a good copy.")
+    if recorded:
+        advice += (" The expected sha256 was recorded on an earlier first download; if the "
+                   "publisher changed the file, 'colorlab data forget' the data set.")
+    raise ChecksumError(f"{path.name} of data set {label} failed its check: {problem}. {advice}")
 
 
 # === Completeness ================================================================================
@@ -430,15 +476,17 @@ def _tar_problem(stream: Any) -> str:
             return (f"it ends after {members} members without the end-of-archive block"
                     if members else "it is empty or not a tar archive")
         if header == bytes(512):
-            return ""
+            return "" if members else "it holds no members (all zeros?)"
         stored = header[148:156].replace(b"\0", b" ").strip()
         try:
             checksum = int(stored, 8)
+            size = _tar_size(header[124:136])
         except ValueError:
             return f"header {members + 1} is not a tar header"
-        if checksum != sum(header[:148]) + 8 * 32 + sum(header[156:]):
+        unsigned = sum(header[:148]) + 8 * 32 + sum(header[156:])
+        signed = unsigned - 256 * sum(1 for b in header[:148] + header[156:] if b > 127)
+        if checksum not in (unsigned, signed):  # old tars summed signed bytes
             return f"header {members + 1} has a wrong checksum"
-        size = _tar_size(header[124:136])
         data = -(-size // 512) * 512
         if _skip(stream, data) < data:
             return f"member {members + 1} is cut short"
@@ -502,9 +550,8 @@ def extract(archive: str | os.PathLike, destination: str | os.PathLike) -> pathl
     destination = pathlib.Path(destination)
     if destination.exists():
         return destination
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{destination.name}.",
-                                            suffix=".partial", dir=destination.parent))
+    remove_stale_temporaries(destination, older_than=_STALE_STAGING)  # of killed runs
+    staging = make_private_folder(destination)
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
@@ -521,8 +568,11 @@ def extract(archive: str | os.PathLike, destination: str | os.PathLike) -> pathl
                 zf.extractall(staging)
         elif tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tf:
-                members = tf.getmembers()
-                for member in members:
+                members = []
+                for member in tf:  # counted as read: a huge listing stops at the cap
+                    members.append(member)
+                    if len(members) > _MAX_MEMBERS:
+                        _check_expansion(archive, staging, [0] * len(members))
                     _check_member(member.name, archive)
                     if not (member.isfile() or member.isdir()):
                         raise UnsafeArchiveError(

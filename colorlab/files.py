@@ -33,8 +33,12 @@ __all__ = [
     "check_regular_file",
     "is_output_folder",
     "is_regular_file",
+    "make_private_folder",
     "mark_output_folder",
     "open_for_append",
+    "printable",
+    "remove_stale_temporaries",
+    "same_file",
     "write_bytes_atomic",
     "write_text_atomic",
 ]
@@ -42,6 +46,31 @@ __all__ = [
 #: The file that marks a folder as colorlab's output (see :func:`mark_output_folder`).
 OUTPUT_MARKER = ".colorlab-output"
 
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: The process's umask, read once: files written through temporaries get the permissions
+#: an ordinary ``open()`` would have given them (mkstemp alone makes them owner-only).
+_UMASK = _umask()
+
+
+def printable(path: str | os.PathLike) -> str:
+    """A path as text any terminal can print: bytes of a file name that is not valid UTF-8
+    become backslash escapes instead of an encoding error."""
+    return os.fspath(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """True if ``a`` and ``b`` are the same file or folder on disk (device and inode: links,
+    other spellings and case-insensitive disks included); False if either is missing."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 def is_regular_file(path: str | os.PathLike) -> bool:
     """True if ``path`` is a regular file (or a link to one); False for folders, FIFOs,
@@ -93,11 +122,56 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[pathlib
     tmp = pathlib.Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # as open() would have made it, not owner-only
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def make_private_folder(target: str | os.PathLike) -> pathlib.Path:
+    """A new, empty temporary folder beside ``target`` (``.NAME.XXXXXXXX.partial``), created
+    exclusively; rename it to ``target`` when it is complete. Its permissions are those of an
+    ordinary new folder."""
+    target = pathlib.Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = pathlib.Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial",
+                                           dir=target.parent))
+    os.chmod(folder, 0o777 & ~_UMASK)
+    return folder
+
+
+def remove_stale_temporaries(target: str | os.PathLike, older_than: float = 0.0) -> int:
+    """Deletes temporary files or folders of ``target`` that a killed process left behind
+    (``.NAME.*.partial*`` beside it, made by :func:`atomic_path` or
+    :func:`make_private_folder`), if older than ``older_than`` seconds.
+
+    Call it where no other process can be writing ``target`` (under a run's lock), or with
+    an age that no live writer reaches.
+
+    Returns:
+        How many were deleted.
+    """
+    import glob
+    import shutil
+    import time
+
+    target = pathlib.Path(target)
+    removed = 0
+    now = time.time()
+    for path in target.parent.glob(f".{glob.escape(target.name)}.*.partial*"):
+        try:
+            if now - os.lstat(path).st_mtime < older_than:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -140,15 +214,29 @@ def open_for_append(path: str | os.PathLike, fresh: bool = False):
     return os.fdopen(fd, "ab")
 
 
-def mark_output_folder(folder: str | os.PathLike, what: str) -> None:
+def mark_output_folder(folder: str | os.PathLike, what: str) -> bool:
     """Marks ``folder`` (created) as holding colorlab's results, so that listings of photos
     (:func:`colorlab.images.list_images`) skip it: results are never read back as inputs,
-    and a run folder inside a data folder never adds its sample figures to the data."""
+    and a run folder inside a data folder never adds its sample figures to the data.
+
+    A folder that already holds photos of its own (and no marker) is not marked: it is the
+    user's, and marking it would hide those photos from later listings.
+
+    Returns:
+        True if the folder is marked.
+    """
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     marker = folder / OUTPUT_MARKER
-    if not is_regular_file(marker):
-        write_text_atomic(marker, f"colorlab {what}: photo listings skip this folder.\n")
+    if os.path.lexists(marker):
+        return True
+    suffixes = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+    with os.scandir(folder) as entries:
+        if any(e.name.lower().endswith(suffixes) and not e.name.startswith(".")
+               for e in entries):
+            return False
+    write_text_atomic(marker, f"colorlab {what}: photo listings skip this folder.\n")
+    return True
 
 
 def is_output_folder(folder: str | os.PathLike) -> bool:

@@ -94,14 +94,14 @@ def list_images(
     if not root.is_dir():
         raise FileNotFoundError(f"list_images: {root} is not a folder.")
     wanted = {s.lower() for s in suffixes}
-    skip = {pathlib.Path(os.path.abspath(folder)) for folder in exclude}
+    skip = {_inode(folder) for folder in exclude if os.path.isdir(folder)}
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames
             if not d.startswith(".")
             and not is_output_folder(os.path.join(dirpath, d))
-            and pathlib.Path(os.path.abspath(os.path.join(dirpath, d))) not in skip
+            and _inode(os.path.join(dirpath, d)) not in skip
         )
         found.extend(
             pathlib.Path(dirpath, f)
@@ -110,6 +110,11 @@ def list_images(
             and is_regular_file(os.path.join(dirpath, f))
         )
     return sorted(found)
+
+
+def _inode(folder: str | os.PathLike) -> tuple:
+    info = os.stat(folder)
+    return info.st_dev, info.st_ino
 
 
 def split_of(name: str, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> str:

@@ -17,7 +17,6 @@ import os
 import pathlib
 import pickle
 import shutil
-import tempfile
 from importlib import resources
 from typing import Any
 
@@ -26,6 +25,7 @@ import yaml
 
 from colorlab.fetch import ChecksumError, data_home, download, extract
 from colorlab.fetch import forget as forget_download
+from colorlab.files import make_private_folder
 from colorlab.images import list_images, split_paths
 
 __all__ = [
@@ -297,9 +297,7 @@ def _materialise_sample(home: pathlib.Path) -> pathlib.Path:
     sources = _sample_sources()
     if home.exists() and len(list_images(home)) >= len(sources):
         return home
-    home.parent.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{home.name}.", suffix=".partial",
-                                            dir=home.parent))
+    staging = make_private_folder(home)
     for source in sources:
         shutil.copyfile(source, staging / source.name)
     shutil.rmtree(home, ignore_errors=True)

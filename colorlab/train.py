@@ -24,12 +24,14 @@ devices: TPUStrategy, MirroredStrategy over several GPUs, else the default.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import inspect
 import json
 import numbers
 import os
 import pathlib
 import socket
+import sys
 import time
 from typing import Any
 
@@ -43,6 +45,8 @@ from colorlab.files import (
     atomic_path,
     check_regular_file,
     mark_output_folder,
+    printable,
+    remove_stale_temporaries,
     write_text_atomic,
 )
 from colorlab.quantize import ColorBins
@@ -479,14 +483,19 @@ def train(
             f"{run_dir} holds a trained model.keras but no checkpoints/last.keras to resume "
             "from; train into a new folder."
         )
-    if checkpoint.exists() and not resume:
-        raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     with _RunLock(run_dir):
+        if checkpoint.exists() and not resume:
+            raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
+        for name in ("checkpoints/last.keras", "model.keras", "state.json", "config.yaml",
+                     "history.csv"):  # temporaries of a killed run (no one else writes here)
+            remove_stale_temporaries(run_dir / name)
         if checkpoint.exists() and saved_config.exists():
             _check_same_run(load_config(saved_config), config, run_dir)
         state = _resume_state(run_dir) if checkpoint.exists() else {}
-        mark_output_folder(run_dir, "training run")  # its samples never join a data set
+        # Its sample figures never join a data set (samples/ too: the run folder may be one).
+        mark_output_folder(run_dir, "training run")
+        mark_output_folder(run_dir / "samples", "training samples")
         write_text_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
         return _train_locked(config, run_dir, state, strategy, verbose, data_dir)
 
@@ -685,11 +694,13 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
             f"{run_dir} holds a run with different settings ({', '.join(changed)}); resume it "
             "with its own config.yaml, or train into a new folder."
         )
-    if saved.schedule == "cosine" and saved.epochs != new.epochs:
+    if saved.schedule == "cosine" and (saved.epochs, saved.max_steps) != (new.epochs,
+                                                                          new.max_steps):
         raise ValueError(
-            f"{run_dir} holds a run whose cosine schedule decays to 0 over {saved.epochs} "
-            f"epochs; it cannot be stretched to {new.epochs}. Resume with epochs "
-            f"{saved.epochs}, or train into a new folder."
+            f"{run_dir} holds a run whose cosine schedule decays to 0 over its length "
+            f"(epochs {saved.epochs}, max_steps {saved.max_steps}); it cannot be stretched "
+            f"to epochs {new.epochs}, max_steps {new.max_steps}. Resume with the same "
+            "length, or train into a new folder."
         )
 
 
@@ -700,7 +711,7 @@ def _report_photos(role: str, report: Any) -> None:
     print(f"{role.capitalize()} photos: {report.summary()}.")
     shown = [s for s in report.skipped if s[1] != "near-gray"][:5]
     for path, reason in shown:
-        print(f"  skipped {path}: {reason}")
+        print(f"  skipped {printable(path)}: {reason}")
     hidden = len([s for s in report.skipped if s[1] != "near-gray"]) - len(shown)
     if hidden > 0:
         print(f"  ... and {hidden} more (scan_images lists them all).")
@@ -749,8 +760,18 @@ class _RunLock:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
             _lock_file(fd)
-        except OSError:
-            holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "unknown"
+        except OSError as error:
+            if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES,
+                                   getattr(errno, "EDEADLOCK", errno.EAGAIN)):
+                # A file system without locks (some network disks): train unlocked, and say so.
+                print(f"warning: cannot lock {self.path} ({error.strerror}); make sure no "
+                      "other run trains in this folder at the same time.", file=sys.stderr)
+                self.fd = fd
+                return self
+            try:
+                holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "unknown"
+            except OSError:  # Windows locks are mandatory: the holder's bytes are locked
+                holder = "its process holds the lock"
             os.close(fd)
             raise RunInUse(
                 f"{self.path.parent} is in use by another training run ({holder}); wait for "
@@ -817,7 +838,8 @@ def _resume_state(run_dir: pathlib.Path) -> dict:
     for entry in (state, state.get("previous")):
         if valid(entry) and entry.get("checkpoint_sha256") == digest:
             history = entry.get("history")
-            return {"step": entry["step"], "best_loss": entry.get("best_loss"),
+            return {"step": entry["step"], "epoch": entry.get("epoch"),
+                    "checkpoint_sha256": digest, "best_loss": entry.get("best_loss"),
                     "history": history if isinstance(history, dict) else None}
     raise ValueError(
         f"{run_dir / 'checkpoints' / 'last.keras'} is not the checkpoint this run saved (its "
@@ -865,7 +887,9 @@ class _StepCheckpoint(keras.callbacks.Callback):
         best = state.get("best_loss")
         self.best_loss = float(best) if isinstance(best, (int, float)) and np.isfinite(best) \
             else np.inf
-        self.saved: dict = {}
+        # The checkpoint on disk: the "previous" entry of the next save, so a kill between
+        # that save's state.json and its rename still resumes.
+        self.saved: dict = dict(state) if state.get("checkpoint_sha256") else {}
         history = state.get("history")
         if history:  # the row of the epoch the checkpoint ended, if the CSV lacks it
             _append_history(run_dir / "history.csv", history, only_if_missing=True)
@@ -895,7 +919,8 @@ class _StepCheckpoint(keras.callbacks.Callback):
                 self._diverged(f"the validation loss became {val:.3g}")
         if self.diverged_at is not None:
             return
-        row = {"epoch": int(epoch), **{k: float(v) for k, v in logs.items()
+        row = {"epoch": int(epoch), **{k: float(v) if np.isfinite(v) else None
+                                       for k, v in logs.items()
                                        if isinstance(v, (int, float, np.floating))}}
         self._save(row)
         if self.diverged_at is None:
@@ -914,7 +939,8 @@ class _StepCheckpoint(keras.callbacks.Callback):
         if self.step == self.saved_step:
             if row is not None and self.saved:  # saved at this step already: add the row
                 self.saved = {**self.saved, "history": row}
-                write_text_atomic(self.run_dir / "state.json", json.dumps(self.saved))
+                write_text_atomic(self.run_dir / "state.json",
+                                  json.dumps(self.saved, allow_nan=False))
             return
         if not all(np.isfinite(keras.ops.convert_to_numpy(v)).all()
                    for v in self.model.weights):
@@ -932,7 +958,7 @@ class _StepCheckpoint(keras.callbacks.Callback):
                 # the previous checkpoint, which this entry still describes.
                 "previous": {k: v for k, v in self.saved.items() if k != "previous"} or None,
             }
-            write_text_atomic(self.run_dir / "state.json", json.dumps(state))
+            write_text_atomic(self.run_dir / "state.json", json.dumps(state, allow_nan=False))
         self.saved = state
         self.saved_step = self.step
 

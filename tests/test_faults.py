@@ -72,6 +72,29 @@ def test_a_result_that_would_replace_an_input_file_is_refused(tmp_path, tiny_mod
     assert _digests(photos) == before
 
 
+def test_an_output_folder_spelled_through_a_link_is_still_the_input(tmp_path, tiny_model,
+                                                                   capsys):
+    photos = _folder(tmp_path / "d")
+    (tmp_path / "link").symlink_to(photos)
+    assert main(["colorize", str(photos), "-o", str(tmp_path / "link"), "--model",
+                 str(tiny_model)]) == 2
+    assert "is an input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in photos.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_a_folder_of_photos_given_as_output_is_not_hidden(tmp_path, tiny_model):
+    from colorlab.colorize import colorize_folder
+    from colorlab.images import list_images
+    from colorlab.models import load_model
+
+    cats = _folder(tmp_path / "data" / "cats", count=2)
+    bw = _folder(tmp_path / "bw", count=1)
+    (bw / "p0.png").rename(bw / "old.png")
+    colorize_folder(load_model(tiny_model, compile=False), bw, cats, progress=False)
+    assert not (cats / OUTPUT_MARKER).exists()  # the user's folder, not colorlab's
+    assert len(list_images(tmp_path / "data")) == 3
+
+
 def test_an_output_folder_inside_the_input_is_never_read_back(tmp_path, tiny_model):
     from colorlab.colorize import colorize_folder
     from colorlab.models import load_model
@@ -231,8 +254,15 @@ def test_data_forget_is_a_command(tmp_path, capsys):
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_a_fifo_named_like_a_photo_is_never_opened(tmp_path, tiny_model, capsys):
+    import signal
+
     from colorlab.images import list_images, scan_images
 
+    def hung(*_):
+        raise TimeoutError("reading the FIFO blocked")
+
+    signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)  # a hang fails the test instead of stopping the suite
     photos = _folder(tmp_path / "d", count=2)
     os.mkfifo(photos / "pipe.jpg")
     assert [p.name for p in list_images(photos)] == ["p0.png", "p1.png"]
@@ -244,6 +274,7 @@ def test_a_fifo_named_like_a_photo_is_never_opened(tmp_path, tiny_model, capsys)
     status = main(["colorize", str(photos / "pipe.jpg"), "-o", str(tmp_path / "out2"),
                    "--model", str(tiny_model)])
     assert status == 2 and "FIFO" in capsys.readouterr().err
+    signal.alarm(0)
 
 
 # === 5. Sizes checked up front ==================================================================
@@ -332,6 +363,19 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
     assert np.load(out).sum() == pytest.approx(1.0)
 
 
+def test_skipped_names_that_are_not_utf8_print_on_a_strict_terminal(monkeypatch):
+    from colorlab.images import ImageInfo, ScanReport
+    from colorlab.train import _report_photos
+
+    raw = io.BytesIO()
+    strict = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    monkeypatch.setattr(sys, "stdout", strict)
+    bad = "/photos/caf\udce9.png"  # how Python spells the bytes caf\xe9
+    _report_photos("training", ScanReport([ImageInfo(bad, False, "file name not UTF-8")]))
+    strict.flush()
+    assert b"caf\\udce9.png: file name not UTF-8" in raw.getvalue()
+
+
 def test_training_reports_its_skipped_files(finished_run):
     base, _, printed = finished_run
     assert "Training photos: 4 of 6 photos usable; skipped 2: 1 empty file, 1 not an image" \
@@ -401,9 +445,43 @@ def test_the_same_data_folder_spelled_differently_resumes(finished_run, tmp_path
     base, config, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(base / "run", run)
+    stale = run / "checkpoints" / ".last.keras.k1ll3d.partial.keras"  # left by a kill -9
+    stale.write_bytes(b"half a checkpoint")
     spelled = os.path.relpath(config.data) + os.sep  # relative, with a trailing slash
     longer = dataclasses.replace(config, data=spelled, epochs=2)
     assert train(longer, run, verbose=0).steps == 4
+    assert not stale.exists()  # swept under the run's lock
+
+
+def test_a_kill_between_state_and_checkpoint_rename_still_resumes(finished_run, tmp_path,
+                                                                  monkeypatch):
+    import shutil
+
+    import keras
+
+    from colorlab import files
+    from colorlab.train import _resume_state, _StepCheckpoint
+
+    base, _, _ = finished_run
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    state = _resume_state(run)
+    callback = _StepCheckpoint(run, 1, 2, state["step"], state)  # a resumed session
+    callback.set_model(keras.models.load_model(run / "checkpoints" / "last.keras"))
+    callback.step += 1
+    real_replace = os.replace
+
+    def killed(source, target):
+        if str(target).endswith("last.keras"):
+            raise KeyboardInterrupt  # after state.json names the new checkpoint
+        real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        callback._save()
+    monkeypatch.setattr(files.os, "replace", real_replace)
+    assert json.loads((run / "state.json").read_text())["step"] == state["step"] + 1
+    assert _resume_state(run)["step"] == state["step"]  # the previous entry still matches
 
 
 def test_evaluate_warns_when_a_model_is_scored_on_photos_it_trained_on(finished_run, tmp_path,
@@ -559,22 +637,58 @@ def test_a_very_long_strip_is_cropped_before_scaling():
 def test_a_symlink_planted_at_a_temporary_name_is_never_followed(tmp_path, server):
     from colorlab.files import atomic_path, write_text_atomic
 
+    from colorlab import models
+    from colorlab.train import _save_atomic
+
     outside = tmp_path / "outside.txt"
     outside.write_text("precious")
     folder = tmp_path / "run"
     folder.mkdir()
     for name in (".state.json.partial", "last.partial.keras", ".x.png.partial"):
-        (folder / name).symlink_to(outside)
+        (folder / name).symlink_to(outside)  # the temporary names colorlab used to use
     write_text_atomic(folder / "state.json", "{}")
     with atomic_path(folder / "x.png") as tmp:
         tmp.write_bytes(b"png")
+    _save_atomic(models.zhang_eccv16(width=1 / 16), folder / "last.keras")
     assert outside.read_text() == "precious" and (folder / "x.png").read_bytes() == b"png"
+    assert zipfile.is_zipfile(folder / "last.keras")
+    mask = os.umask(0)
+    os.umask(mask)  # results get the permissions open() gives, not owner-only
+    assert (folder / "x.png").stat().st_mode & 0o777 == 0o666 & ~mask
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "data.bin.part").symlink_to(outside)
     server.files["/data.bin"] = b"payload"
     fetch.download(server.url + "/data.bin", tmp_path / "dl", "data.bin", progress=False)
     assert outside.read_text() == "precious"
     assert (tmp_path / "dl" / "data.bin").read_bytes() == b"payload"
+
+
+def test_a_complete_part_file_is_used_not_requested_again(tmp_path):
+    data = b"all the bytes"
+    (tmp_path / "a.bin.part").write_bytes(data)  # stopped while it was being checked
+    path = fetch.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", size=len(data),
+                          sha256=hashlib.sha256(data).hexdigest(), progress=False)
+    assert path.read_bytes() == data
+
+
+def test_a_part_file_without_a_checksum_or_validator_starts_afresh(server, tmp_path):
+    body = _tar(_members())
+    server.files["/set.tgz"] = body
+    (tmp_path / "set.tgz.part").write_bytes(b"bytes of some other file")
+    path = fetch.download(server.url + "/set.tgz", tmp_path, "set.tgz", progress=False)
+    assert path.read_bytes() == body  # not spliced onto the stale bytes
+
+
+def test_real_tar_layouts_pass_and_an_all_zero_file_does_not(tmp_path):
+    for name, fmt in (("gnu.tar", tarfile.GNU_FORMAT), ("pax.tar", tarfile.PAX_FORMAT)):
+        with tarfile.open(tmp_path / name, "w", format=fmt) as tar:
+            info = tarfile.TarInfo("d/" + "long-name-" * 15 + "\u00e9.png")
+            info.size = 700
+            tar.addfile(info, io.BytesIO(bytes(700)))
+        assert (tmp_path / name).stat().st_size % 10240 == 0  # padded to whole records
+        assert fetch.archive_problem(tmp_path / name, "tar") == ""
+    (tmp_path / "zeros.tar").write_bytes(bytes(10240))
+    assert "no members" in fetch.archive_problem(tmp_path / "zeros.tar", "tar")
 
 
 @pytest.mark.parametrize("name", ["../x.bin", "/tmp/x.bin", "a/b.bin", "..", ""])
@@ -653,14 +767,24 @@ def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, t
     assert (run / "history.csv").read_text().splitlines() == rows
 
 
-def test_a_run_folder_inside_the_data_folder_adds_nothing_to_the_data(finished_run):
+def test_a_run_folder_inside_the_data_folder_adds_nothing_to_the_data(finished_run, tmp_path):
+    import shutil
+
     from colorlab.images import list_images
 
     base, _, _ = finished_run
     assert (base / "run" / OUTPUT_MARKER).is_file()
-    (base / "photos" / "run").symlink_to(base / "run")  # as if trained into the data folder
-    assert [p.name for p in list_images(base / "photos")] == [
+    data = tmp_path / "photos"
+    shutil.copytree(base / "photos", data)
+    shutil.copytree(base / "run", data / "run")  # as if trained into the data folder
+    (data / "run" / "samples").mkdir(exist_ok=True)
+    Image.fromarray(make_photo(9, (40, 40))).save(data / "run" / "samples" / "epoch_001.png")
+    assert [p.name for p in list_images(data)] == [
         "broken.png", "empty.jpg", *(f"p{i}.png" for i in range(4))]
+    assert (data / "run" / "samples" / OUTPUT_MARKER).is_file()  # for train --out DATA too
+    for marker in (data / "run" / OUTPUT_MARKER, data / "run" / "samples" / OUTPUT_MARKER):
+        marker.unlink()  # without the markers the figure would join the data
+    assert "epoch_001.png" in [p.name for p in list_images(data)]
 
 
 # === 14, 16, 18. What a student sees ===========================================================
