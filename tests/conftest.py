@@ -1,8 +1,11 @@
 """Shared test set-up: quiet TensorFlow, quick mode for the notebooks, common fixtures."""
 
+import http.server
 import os
 import pathlib
 import tempfile
+import threading
+import time
 
 # Before TensorFlow is imported anywhere, and inherited by the notebook kernels nbval starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -49,3 +52,75 @@ def shared_reference():
     if not (path / "pts_in_hull.npy").exists():
         pytest.skip("../shared/reference is not beside this checkout")
     return path
+
+
+class LocalServer:
+    """A local HTTP server for download tests, with switchable misbehaviour.
+
+    Serves ``files`` ({path: bytes}) and honours Range requests. Switches: ``cut_after``
+    bytes (a dropped connection), ``length`` (send Content-Length), ``content_type``,
+    ``extra`` bytes beyond the declared length, ``trickle`` seconds between single bytes.
+    ``ranges`` records the Range headers received.
+    """
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.cut_after: int | None = None
+        self.length = True
+        self.content_type = "application/octet-stream"
+        self.extra = b""
+        self.trickle: float | None = None
+        self.ranges: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                start = 0
+                if "Range" in self.headers:
+                    server.ranges.append(self.headers["Range"])
+                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
+                    self.send_response(206)
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Type", server.content_type)
+                if server.length:
+                    self.send_header("Content-Length", str(len(body) - start))
+                self.end_headers()
+                payload = body[start:]
+                if server.cut_after is not None:
+                    payload = payload[: server.cut_after]
+                try:
+                    if server.trickle:
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(server.trickle)
+                    else:
+                        self.wfile.write(payload + server.extra)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    """A :class:`LocalServer`, closed after the test."""
+    s = LocalServer()
+    yield s
+    s.close()

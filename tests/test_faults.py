@@ -5,7 +5,6 @@ temporary files, smaller faults, and what a student sees.
 """
 
 import hashlib
-import http.server
 import io
 import json
 import os
@@ -13,7 +12,6 @@ import pathlib
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 import zipfile
 
@@ -111,58 +109,6 @@ def test_an_output_folder_inside_the_input_is_never_read_back(tmp_path, tiny_mod
 
 
 # === 2. A half download never passes for complete ==============================================
-
-
-class _Server:
-    """A local HTTP server that can misbehave: no Content-Length, closing early, a web page
-    instead of the file, more bytes than declared, or a trickle."""
-
-    def __init__(self):
-        self.files, self.cut_after, self.length = {}, None, True
-        self.content_type, self.trickle, self.extra = "application/octet-stream", None, b""
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", server.content_type)
-                if server.length:
-                    self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                payload = body if server.cut_after is None else body[: server.cut_after]
-                try:
-                    if server.trickle:
-                        for i in range(len(payload)):
-                            self.wfile.write(payload[i:i + 1])
-                            self.wfile.flush()
-                            time.sleep(server.trickle)
-                    else:
-                        self.wfile.write(payload + server.extra)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-                self.close_connection = True
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    s = _Server()
-    yield s
-    s.close()
 
 
 def _tar(members, gz=True):
@@ -407,30 +353,31 @@ def finished_run(tmp_path_factory):
     return base, config, printed.getvalue()
 
 
+def _copy_run(finished_run, tmp_path):
+    """A copy of the finished run's folder to change: (its path, the run's config)."""
+    import shutil
+
+    base, config, _ = finished_run
+    shutil.copytree(base / "run", tmp_path / "run")
+    return tmp_path / "run", config
+
+
 @pytest.mark.parametrize("text", ["null", "[1, 2]", '{"step": 1e400}', '{"step": 10000000000}',
                                   '{"step": NaN}', "{"])
 def test_a_damaged_state_json_is_one_clear_error(finished_run, tmp_path, text):
-    import shutil
-
     from colorlab.train import train
 
-    base, config, _ = finished_run
-    run = tmp_path / "run"
-    shutil.copytree(base / "run", run)
+    run, config = _copy_run(finished_run, tmp_path)
     (run / "state.json").write_text(text)
     with pytest.raises(ValueError, match="state.json is damaged"):
         train(config, run, verbose=0)
 
 
 def test_a_checkpoint_from_another_run_is_refused(finished_run, tmp_path):
-    import shutil
-
     from colorlab import models
     from colorlab.train import train
 
-    base, config, _ = finished_run
-    run = tmp_path / "run"
-    shutil.copytree(base / "run", run)
+    run, config = _copy_run(finished_run, tmp_path)
     models.zhang_eccv16(width=1 / 16).save(run / "checkpoints" / "last.keras")
     with pytest.raises(ValueError, match="not the checkpoint this run saved"):
         train(config, run, verbose=0)

@@ -1,11 +1,9 @@
 """colorlab.fetch and registry.fetch against a local HTTP server: checksums, resume, safety."""
 
 import hashlib
-import http.server
 import io
 import json
 import tarfile
-import threading
 import zipfile
 
 import pytest
@@ -13,56 +11,6 @@ from PIL import Image
 
 from colorlab import fetch, registry
 from conftest import make_photo
-
-
-class _Server:
-    """A local HTTP server with switchable behaviour: serves ``files``, honours Range,
-    and can cut a response short (``cut_after`` bytes) to imitate a dropped connection."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.cut_after: int | None = None
-        self.ranges: list[str] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                if "Range" in self.headers:
-                    server.ranges.append(self.headers["Range"])
-                    start = int(self.headers["Range"].split("=")[1].split("-")[0])
-                    self.send_response(206)
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                payload = body[start:]
-                if server.cut_after is not None:
-                    payload = payload[: server.cut_after]
-                self.wfile.write(payload)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    s = _Server()
-    yield s
-    s.close()
 
 
 def _sha(data: bytes) -> str:
