@@ -52,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """Train a small Zhang model, colorize held-out photos, evaluate against the baselines."""
     from colorlab.colorize import colorize_folder
+    from colorlab.files import mark_output_folder
     from colorlab.train import TrainConfig, train
 
     out = pathlib.Path(args.out)
@@ -74,6 +75,7 @@ def _demo(args: argparse.Namespace) -> int:
         checkpoint_every=50,
     )
     held_out = _demo_photos(args.data)
+    mark_output_folder(out, "colorlab demo")  # its figures never join a folder of photos
     print(f"colorlab demo: training {config.model} (width {args.width}) on {args.data!r} for "
           f"{'%d steps' % args.steps if args.steps else '%.1f minutes' % args.minutes} ...")
     started = time.monotonic()
@@ -109,8 +111,9 @@ def _demo_photos(data: str) -> list:
         files[split] = registry.split_files(data, split)
         counts[split] = len(scan_images(files[split]).usable)
     print(f"Photos of {data!r}: {counts['train+val']} usable to train on (train+val), "
-          f"{counts['test']} held out (test); a photo's split comes from a hash of its name "
-          "(about 10 % are held out).")
+          f"{counts['test']} held out (test) to colorize and score, and to validate on while "
+          "training. Each photo's split comes from a hash of its name (80/10/10 on average; "
+          "a small set varies).")
     if counts["train+val"] < 1 or counts["test"] < 1:
         raise ValueError(
             f"The demo needs at least 1 usable photo to train on and 1 held out, and "
@@ -134,6 +137,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.model is not None and args.model != values.get("model"):
         values.pop("image_size", None)  # another method: its own default size
     values.update({k: v for k, v in options.items() if v is not None})
+    model = values.get("model", "zhang_eccv16") if args.model is None else args.model
+    if args.weights is not None and model not in ("vgg16_colorizer", "resnet_colorizer"):
+        raise ValueError(f"--weights is for vgg16_colorizer and resnet_colorizer (a pretrained "
+                         f"encoder); {model} has none.")
     for key, value in (("width", args.width), ("weights", args.weights)):
         if value is not None:
             value = None if key == "weights" and value.lower() == "none" else value
@@ -300,6 +307,7 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     """
     from colorlab import evaluate, registry
     from colorlab.colorize import colorize
+    from colorlab.files import mark_output_folder
 
     files = registry.split_files(data, split)[:limit]
     if not files:
@@ -330,8 +338,8 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
                       f"photos of {data!r}: its scores on {split!r} are not held-out scores.",
                       file=sys.stderr)
     scores = evaluate.evaluate(functions, photos, names=names, mean_colour=mean)
+    mark_output_folder(out, "evaluation")  # its comparison figure is not a photo to train on
     paths = scores.write(out)
-    print()
     print(f"{len(photos)} photos of the {split!r} split of {data!r}, {size} px crops; the "
           f"models see {', '.join(seen_sizes)}; {mean_note}.")
     print(scores.markdown())
@@ -351,8 +359,13 @@ def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Pat
         return _cache(data_dir) / "priors" / f"{stem}_prior.npy"
     filename = f"{stem}_prior.npy"
     path = pathlib.Path(out)
-    if path.suffix.lower() == ".npy" and not path.is_dir():
+    if path.is_dir():
+        return path / filename
+    if path.suffix.lower() == ".npy":
         return path
+    if path.suffix:
+        raise ValueError(f"--out {out}: give a .npy file or a folder (it writes "
+                         f"{filename} into a folder).")
     return path / filename
 
 
@@ -416,7 +429,9 @@ def _parser() -> argparse.ArgumentParser:
     tr = commands.add_parser(
         "train", help="train a model (YAML config or options)",
         description="Trains a colorlab model into a run folder; rerun to resume after an "
-        "interruption. Options override the YAML config's values.",
+        "interruption. Options override the YAML config's values. The defaults are the "
+        "paper's full-size model (width 1, 176 px crops, batch 32): on a CPU a step takes "
+        "about a minute, so start with e.g. --width 0.125 --batch-size 8 --max-steps 200.",
     )
     tr.add_argument("config", nargs="?", help="YAML file of TrainConfig options")
     tr.add_argument("--model", help="zhang_eccv16, vgg16_colorizer, resnet_colorizer, "
@@ -431,8 +446,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--learning-rate", type=float)
     tr.add_argument("--optimizer", choices=["adam", "adadelta", "sgd"])
     tr.add_argument("--width", type=float, help="channel multiplier of the model")
-    tr.add_argument("--weights", help="pretrained encoder of vgg16_colorizer and "
-                    "resnet_colorizer: imagenet, a weights file, or none (random; offline)")
+    tr.add_argument("--weights", help="pretrained encoder of vgg16_colorizer (default "
+                    "imagenet, downloaded once) and resnet_colorizer (default none): "
+                    "imagenet, a weights file, or none (random; offline)")
     tr.add_argument("--precision",
                     choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
     tr.add_argument("--xla", action="store_true", help="compile the training step with XLA")
@@ -468,8 +484,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", action="append", required=True,
                     help="a .keras file or run folder (repeat to compare models)")
     ev.add_argument("--data", default="sample", help="registry data set or folder")
-    ev.add_argument("--split", default="test", choices=["train", "val", "test"],
-                    help="the held-out photos to score (default test; the mean-colour "
+    ev.add_argument("--split", default="test",
+                    help="the photos to score: train, val, test, or a union such as "
+                    "val+test (default test; the mean-colour "
                     "baseline comes from the photos the run trained on, else train)")
     ev.add_argument("--size", type=int, default=256,
                     help=f"evaluation crop side (32 to {_MAX_EVAL_SIZE}, default 256)")

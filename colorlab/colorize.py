@@ -38,6 +38,9 @@ __all__ = [
     "with_ab",
 ]
 
+#: Files colorize reads (Pillow reads TIFF and WebP too, which the training pipeline's
+#: TensorFlow decoder does not).
+COLORIZE_SUFFIXES = (*IMAGE_SUFFIXES, ".tif", ".tiff", ".webp")
 #: The smallest render size (the short side the model sees).
 MIN_RENDER_SIZE = 32
 #: The largest render size: beyond it a model's activations outgrow most machines' memory,
@@ -279,9 +282,14 @@ def colorize_folder(
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"The output {out_dir} is a file; give a folder for the results.")
-    files = _input_files(inputs, out_dir)
+    ignored: list[pathlib.Path] = []
+    files = _input_files(inputs, out_dir, ignored)
+    if ignored:
+        kinds = sorted({p.suffix.lower() or "no suffix" for p in ignored})
+        print(f"left out {len(ignored)} file(s) that are not photos colorize reads "
+              f"({', '.join(kinds[:6])}{', ...' if len(kinds) > 6 else ''})", file=sys.stderr)
     if not files:
-        raise ValueError(f"No photos ({', '.join(IMAGE_SUFFIXES)}) found in "
+        raise ValueError(f"No photos ({', '.join(COLORIZE_SUFFIXES)}) found in "
                          f"{_describe_inputs(inputs)}.")
     outputs = _output_names([name for _, name in files])
     targets = [out_dir / name for name in outputs]
@@ -397,13 +405,25 @@ def _output_names(names: Sequence[pathlib.Path]) -> list[pathlib.Path]:
     return result
 
 
-def _input_files(inputs: Any, out_dir: pathlib.Path) -> list[tuple[pathlib.Path, pathlib.Path]]:
+def _input_files(inputs: Any, out_dir: pathlib.Path,
+                 ignored: list | None = None) -> list[tuple[pathlib.Path, pathlib.Path]]:
     """(file, output name without suffix) pairs; a folder's files keep their relative path.
 
     ``out_dir`` (and any folder marked as colorlab's output) is left out of input folders;
-    an input folder that is ``out_dir`` itself is refused."""
+    an input folder that is ``out_dir`` itself is refused. A file named twice (or reached
+    through two inputs) is colorized once. Regular files of other kinds in the folders are
+    appended to ``ignored``."""
     items: Iterable = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
-    files = []
+    files, seen = [], set()
+    for path, name in _each_input(items, out_dir, ignored):
+        identity = _identity(path)
+        if identity not in seen:
+            seen.add(identity)
+            files.append((path, name))
+    return files
+
+
+def _each_input(items: Iterable, out_dir: pathlib.Path, ignored: list | None) -> Iterable:
     for item in items:
         path = pathlib.Path(item)
         if path.is_dir():
@@ -413,12 +433,20 @@ def _input_files(inputs: Any, out_dir: pathlib.Path) -> list[tuple[pathlib.Path,
                     f"the photos and be read back next time. Write them elsewhere, e.g. "
                     f"-o {path / 'colorized'}."
                 )
-            files.extend((f, f.relative_to(path)) for f in list_images(path, exclude=[out_dir]))
+            found = list_images(path, COLORIZE_SUFFIXES, exclude=[out_dir])
+            if ignored is not None:
+                ignored.extend(_other_files(path, out_dir, set(found)))
+            yield from ((f, f.relative_to(path)) for f in found)
         elif path.exists() or path.is_symlink():
-            files.append((check_regular_file(path, "photo"), pathlib.Path(path.name)))
+            yield check_regular_file(path, "photo"), pathlib.Path(path.name)
         else:
             raise FileNotFoundError(f"No such file or folder: {path}")
-    return files
+
+
+def _other_files(folder: pathlib.Path, out_dir: pathlib.Path, photos: set) -> list:
+    """The regular, visible files of ``folder`` that are not among its photos."""
+    every = list_images(folder, suffixes=("",), exclude=[out_dir], any_suffix=True)
+    return [f for f in every if f not in photos]
 
 
 def _identity(path: pathlib.Path) -> tuple:

@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from colorlab import color
+from colorlab.images import GRAY_FRACTION
 from colorlab.quantize import ColorBins
 
 __all__ = [
@@ -97,7 +98,7 @@ def photo_metrics(result: np.ndarray, truth: np.ndarray, *, bin_weights: np.ndar
         A dict with the :data:`COLUMNS` (AuC values of this photo alone), plus the error
         histograms ``_hist`` and ``_hist_rebalanced`` that :func:`evaluate` pools.
     """
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    from skimage.metrics import structural_similarity
 
     if result.shape != truth.shape:
         raise ValueError(f"result {result.shape} and truth {truth.shape} differ in shape.")
@@ -111,7 +112,7 @@ def photo_metrics(result: np.ndarray, truth: np.ndarray, *, bin_weights: np.ndar
     return {
         "auc": float(_cumulative_curve(hist).mean()),
         "auc_rebalanced": float(_cumulative_curve(hist_rebalanced).mean()),
-        "psnr": float(peak_signal_noise_ratio(truth, result, data_range=255)),
+        "psnr": _psnr(truth, result),
         "ssim": float(structural_similarity(truth, result, channel_axis=-1, data_range=255)),
         "colourfulness": colourfulness(result),
         "accuracy": float(np.mean(np.all(np.abs(diff) <= tolerance, axis=-1))),
@@ -176,17 +177,20 @@ class Evaluation:
 
 
 def load_photos(
-    files: Sequence[str | os.PathLike], size: int = 256
+    files: Sequence[str | os.PathLike], size: int = 256,
+    gray_fraction: float | None = GRAY_FRACTION,
 ) -> tuple[list[np.ndarray], list[str] | None]:
     """Held-out photos for :func:`evaluate`: centre crops read by the input pipeline.
 
     Each photo is resized so its short side is ``size``, then centre-cropped to size x size
     (EXIF orientation applied, any format the pipeline reads). Unreadable files are skipped,
-    and the skip report is printed.
+    and so are near-gray photos, as in training (a gray photo has no colour to predict, and
+    the gray baseline's PSNR on it is infinite); the skip report is printed.
 
     Args:
         files: Photo files.
         size: Side of the square crops, in pixels.
+        gray_fraction: The near-gray filter (None keeps every readable photo).
 
     Returns:
         (photos, names): (size, size, 3) uint8 photos, and their file stems (None if the
@@ -195,7 +199,7 @@ def load_photos(
     from colorlab.pipeline import make_dataset
 
     dataset = make_dataset(list(files), training=False, target=None, image_size=size,
-                           short_side=size, batch_size=16, gray_fraction=None)
+                           short_side=size, batch_size=16, gray_fraction=gray_fraction)
     report = dataset.scan_report
     if report.skipped:
         print(f"  {report.summary()}")
@@ -280,6 +284,14 @@ def evaluate(
 
 
 # === Internals ================================================================================
+
+
+def _psnr(truth: np.ndarray, result: np.ndarray) -> float:
+    """PSNR in dB (``skimage.metrics``); inf for identical images, without numpy's warning."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    with np.errstate(divide="ignore"):
+        return float(peak_signal_noise_ratio(truth, result, data_range=255))
 
 
 def _error_histogram(errors: Any, weights: Any = None,

@@ -74,6 +74,7 @@ def list_images(
     root: str | os.PathLike,
     suffixes: Sequence[str] = IMAGE_SUFFIXES,
     exclude: Iterable[str | os.PathLike] = (),
+    any_suffix: bool = False,
 ) -> list[pathlib.Path]:
     """All image files under ``root`` (recursively), sorted.
 
@@ -86,6 +87,7 @@ def list_images(
         root: A folder.
         suffixes: File suffixes to include, compared case-insensitively.
         exclude: Folders under ``root`` to leave out as well.
+        any_suffix: List every regular file, whatever its suffix (``suffixes`` ignored).
 
     Raises:
         FileNotFoundError: ``root`` does not exist or is not a folder.
@@ -106,7 +108,7 @@ def list_images(
         found.extend(
             pathlib.Path(dirpath, f)
             for f in filenames
-            if not f.startswith(".") and pathlib.Path(f).suffix.lower() in wanted
+            if not f.startswith(".") and (any_suffix or pathlib.Path(f).suffix.lower() in wanted)
             and is_regular_file(os.path.join(dirpath, f))
         )
     return sorted(found)
@@ -362,7 +364,7 @@ def scan_images(
     reads every byte). Its EXIF orientation and its share of colourful pixels are recorded.
 
     Args:
-        paths: Image files.
+        paths: Image files, or a folder (its :func:`list_images`).
         gray_fraction: Near-gray filter: photos with fewer colourful pixels than this share
             are left out (see ``GRAY_FRACTION``). None keeps them.
         min_side: Smallest acceptable shorter side in pixels.
@@ -377,6 +379,8 @@ def scan_images(
         A :class:`ScanReport`; ``report.paths`` are the usable files, ``report.skipped``
         lists the others with reasons, ``report.summary()`` counts them.
     """
+    if isinstance(paths, (str, os.PathLike)):  # one folder (or file), not its characters
+        paths = list_images(paths) if os.path.isdir(paths) else [paths]
     paths = [os.fspath(p) for p in paths]
     cache: dict[str, Any] = {}
     manifest_path = pathlib.Path(manifest) if manifest is not None else None

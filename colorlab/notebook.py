@@ -53,8 +53,8 @@ def setup(verbose: bool = True) -> bool:
             print("No GPU: in Colab choose Runtime > Change runtime type > GPU, then rerun.")
         else:
             print("No GPU found: lessons run on the CPU (training lessons slowly).")
-        print(f"Quick mode: {'on' if quick else 'off'} (set {QUICK_ENV}=1 for tiny data, "
-              "few steps)")
+        print(f"Quick mode: on ({QUICK_ENV}=1: tiny data, few steps)" if quick else
+              f"Quick mode: off (set {QUICK_ENV}=1 for tiny data and few steps)")
     return quick
 
 

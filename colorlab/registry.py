@@ -143,6 +143,14 @@ def forget(name: str, data_dir: str | os.PathLike | None = None) -> list[str]:
             removed.append(f"{unpacked.name}/")
     for scan in home.glob("scan-*.json"):
         scan.unlink()
+    for folder in (home / "downloads", home):  # empty folders of a failed fetch too
+        try:
+            if folder.is_dir() and not any(p for p in folder.iterdir()
+                                           if p.name != "checksums.json"):
+                (folder / "checksums.json").unlink(missing_ok=True)
+                folder.rmdir()
+        except OSError:
+            pass
     return removed
 
 

@@ -30,6 +30,7 @@ import json
 import numbers
 import os
 import pathlib
+import shutil
 import socket
 import sys
 import time
@@ -309,12 +310,22 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         """A config from a dict (a YAML file), refusing keys it does not know."""
+        import difflib
+
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, known, n=1)
+                if close:
+                    hints.append(f"{key}: did you mean {close[0]}?")
+                elif key in ("width", "weights", "dropout", "head", "num_bins"):
+                    hints.append(f"{key} is a builder argument: put it under model_args")
             raise ValueError(
-                f"Unknown training option(s) {', '.join(unknown)}; the options are: "
-                f"{', '.join(sorted(known))}."
+                f"Unknown training option(s) {', '.join(unknown)}"
+                + (f" ({'; '.join(hints)})" if hints else "")
+                + f"; the options are: {', '.join(sorted(known))}."
             )
         return cls(**values)
 
@@ -475,7 +486,6 @@ def train(
     """
     run_dir = pathlib.Path(run_dir)
     checkpoint = run_dir / "checkpoints" / "last.keras"
-    saved_config = run_dir / "config.yaml"
     # A config.yaml without a checkpoint is a start that failed before its first step (a
     # wrong data set, say): the corrected command simply starts afresh.
     if (run_dir / "model.keras").exists() and not checkpoint.exists():
@@ -483,7 +493,24 @@ def train(
             f"{run_dir} holds a trained model.keras but no checkpoints/last.keras to resume "
             "from; train into a new folder."
         )
+    fresh = not run_dir.exists()
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_in(config, run_dir, resume, strategy, verbose, data_dir)
+    except TrainingDiverged:
+        raise  # its folder holds the logs that show what happened
+    except BaseException:
+        # A start that failed before its first checkpoint leaves no half-made run folder.
+        if fresh and not checkpoint.exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _train_in(config: TrainConfig, run_dir: pathlib.Path, resume: bool, strategy: Any,
+              verbose: Any, data_dir: Any) -> "TrainResult":
+    """:func:`train` once the run folder exists: lock it, check and read its state, train."""
+    checkpoint = run_dir / "checkpoints" / "last.keras"
+    saved_config = run_dir / "config.yaml"
     with _RunLock(run_dir):
         if checkpoint.exists() and not resume:
             raise ValueError(f"{run_dir} already holds a run; pick a new folder or resume it.")
@@ -520,7 +547,8 @@ def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strat
             labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
             seed=config.seed + start_hint, repeat=True,
         )
-        _report_photos("training", train_data.scan_report)
+        _report_photos(f"training ({_split_words(config.train_split)})",
+                       train_data.scan_report)
         photos = train_data.num_photos or config.batch_size
         steps_per_epoch = int(config.steps_per_epoch or max(1, photos // config.batch_size))
         stop = _stop_step(config, steps_per_epoch, verbose)
@@ -679,8 +707,13 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
     except ValueError as error:  # e.g. a split with no photos
         print(f"No validation: {error}")
         return None, None
-    _report_photos("validation", val.scan_report)
+    _report_photos(f"validation ({_split_words(config.val_split)})", val.scan_report)
     return val, photos
+
+
+def _split_words(split: str | None) -> str:
+    """Which photos a split is, for a message: "the 'train' split" or "all photos"."""
+    return "all photos" if split is None else f"the {split!r} split"
 
 
 def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path) -> None:
@@ -708,13 +741,13 @@ def _report_photos(role: str, report: Any) -> None:
     """Prints how many photos a run uses, and which were skipped and why (a few by name)."""
     if report is None:
         return
-    print(f"{role.capitalize()} photos: {report.summary()}.")
-    shown = [s for s in report.skipped if s[1] != "near-gray"][:5]
+    print(f"{role[0].upper()}{role[1:]} photos: {report.summary()}.")
+    shown = report.skipped[:5]
     for path, reason in shown:
         print(f"  skipped {printable(path)}: {reason}")
-    hidden = len([s for s in report.skipped if s[1] != "near-gray"]) - len(shown)
-    if hidden > 0:
-        print(f"  ... and {hidden} more (scan_images lists them all).")
+    if len(report.skipped) > len(shown):
+        print(f"  ... and {len(report.skipped) - len(shown)} more (scan_images lists them "
+              "all).")
 
 
 def _stop_step(config: TrainConfig, steps_per_epoch: int, verbose: Any) -> int:

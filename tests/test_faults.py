@@ -857,3 +857,64 @@ def test_the_demo_refuses_too_few_photos_before_training(tmp_path, capsys):
     assert "3 usable to train on (train+val), 0 held out (test)" in printed.out
     assert "needs at least 1 usable photo to train on and 1 held out" in printed.err
     assert not (tmp_path / "demo").exists()
+
+
+# === The newcomer trial's findings ===============================================================
+
+
+def test_scan_images_takes_a_folder_not_its_characters(tmp_path):
+    from colorlab.images import scan_images
+
+    folder = _folder(tmp_path / "d", count=2)
+    assert scan_images(str(folder)).counts() == {"usable": 2}
+
+
+def test_colorize_reads_tiff_counts_other_files_and_colorizes_a_file_once(tmp_path, tiny_model,
+                                                                         capsys):
+    photos = _folder(tmp_path / "d", count=1)
+    Image.fromarray(make_photo(3, (40, 48))).save(photos / "scan.tif")
+    (photos / "notes.txt").write_text("not a photo")
+    assert main(["colorize", str(photos), str(photos / "p0.png"), "-o", str(tmp_path / "o"),
+                 "--model", str(tiny_model)]) == 0
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.png")) == ["p0.png", "scan.png"]
+    assert "left out 1 file(s) that are not photos colorize reads (.txt)" in \
+        capsys.readouterr().err
+
+
+def test_a_failed_first_start_leaves_no_run_folder(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--model", "vgg16_colorizer", "--width", "0.125", "--data",
+                 str(_folder(tmp_path / "d", count=2)), "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "--weights none" in err and not run.exists()
+
+
+def test_cli_hints_for_weights_and_typos(tmp_path, capsys):
+    assert main(["train", "--weights", "none", "--out", str(tmp_path / "r")]) == 2
+    assert "--weights is for vgg16_colorizer and resnet_colorizer" in capsys.readouterr().err
+    config = tmp_path / "c.yaml"
+    config.write_text("max_step: 3\nwidth: 0.5\n")
+    assert main(["train", str(config), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "max_step: did you mean max_steps?" in err and "put it under model_args" in err
+
+
+def test_data_prior_refuses_an_out_name_that_is_neither_npy_nor_a_folder(tmp_path, capsys):
+    assert main(["data", "prior", "sample", "--out", str(tmp_path / "p.txt")]) == 2
+    assert "give a .npy file or a folder" in capsys.readouterr().err
+    assert not (tmp_path / "p.txt").exists()
+
+
+def test_evaluation_leaves_out_near_gray_photos_and_marks_its_folder(tmp_path, tiny_model,
+                                                                    capsys):
+    photos = _folder(tmp_path / "d", count=3)
+    Image.fromarray(np.full((40, 48, 3), 128, np.uint8)).save(photos / "gray.png")
+    out = photos / "eval"
+    with __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("error")  # no raw numpy warning either
+        assert main(["evaluate", "--model", str(tiny_model), "--data", str(photos), "--split",
+                     "train+val+test", "--size", "32", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 near-gray" in printed and "| gray | " in printed and "inf" not in \
+        printed.split("| gray |")[1].split("\n")[0]
+    assert (out / OUTPUT_MARKER).is_file()

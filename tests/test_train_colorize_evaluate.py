@@ -486,7 +486,8 @@ def test_demo_runs_end_to_end_on_the_sample(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--steps", "3", "--width", "0.0625",
                  "--image-size", "64", "--steps-per-epoch", "2"]) == 0
-    for name in ("run/model.keras", "metrics.csv", "metrics.md", "comparison.png"):
+    for name in ("run/model.keras", "metrics.csv", "metrics.md", "comparison.png",
+                 ".colorlab-output"):  # marked: its figures never join a folder of photos
         assert (out / name).is_file(), name
     assert len(list((out / "colorized").glob("*.png"))) == 2  # the held-out test photos
     printed = capsys.readouterr().out

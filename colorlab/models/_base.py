@@ -228,5 +228,5 @@ def pretrained_application(factory: Callable[..., keras.Model], weights: Any,
         raise RuntimeError(
             f"Could not load {factory.__name__} weights {weights!r} through keras.applications "
             f"({error}). Offline, put {filename} in ~/.keras/models/, pass its path as "
-            "weights=, or use weights=None."
+            "weights=, or use weights=None (colorlab train --weights none)."
         ) from error

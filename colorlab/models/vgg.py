@@ -72,7 +72,9 @@ def vgg16_colorizer(
     if weights is not None and weights != "imagenet":
         weights = os.fspath(weights)  # a pathlib.Path is fine; the config stores a string
     if weights is not None and width != 1.0:
-        raise ValueError(f"Pretrained VGG16 weights need width=1, got width={width}.")
+        raise ValueError(f"Pretrained VGG16 weights need width=1, got width={width}; for a "
+                         "narrower model use random weights (weights=None; colorlab train "
+                         "--weights none).")
     decoder_filters = [int(f) for f in decoder_filters]
     if len(decoder_filters) != len(_VGG16_BLOCKS):
         raise ValueError(f"decoder_filters needs 5 entries, got {decoder_filters}.")
