@@ -520,9 +520,7 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, resume: bool, strategy
         if checkpoint.exists() and saved_config.exists():
             _check_same_run(load_config(saved_config), config, run_dir)
         state = _resume_state(run_dir) if checkpoint.exists() else {}
-        # Its sample figures never join a data set (samples/ too: the run folder may be one).
-        mark_output_folder(run_dir, "training run")
-        mark_output_folder(run_dir / "samples", "training samples")
+        mark_output_folder(run_dir, "training run")  # its sample figures never join a data set
         write_text_atomic(saved_config, yaml.safe_dump(config.to_dict(), sort_keys=False))
         return _train_locked(config, run_dir, state, strategy, verbose, data_dir)
 
@@ -547,8 +545,7 @@ def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strat
             labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
             seed=config.seed + start_hint, repeat=True,
         )
-        _report_photos(f"training ({_split_words(config.train_split)})",
-                       train_data.scan_report)
+        _report_photos("Training", config.train_split, train_data.scan_report)
         photos = train_data.num_photos or config.batch_size
         steps_per_epoch = int(config.steps_per_epoch or max(1, photos // config.batch_size))
         stop = _stop_step(config, steps_per_epoch, verbose)
@@ -707,13 +704,8 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
     except ValueError as error:  # e.g. a split with no photos
         print(f"No validation: {error}")
         return None, None
-    _report_photos(f"validation ({_split_words(config.val_split)})", val.scan_report)
+    _report_photos("Validation", config.val_split, val.scan_report)
     return val, photos
-
-
-def _split_words(split: str | None) -> str:
-    """Which photos a split is, for a message: "the 'train' split" or "all photos"."""
-    return "all photos" if split is None else f"the {split!r} split"
 
 
 def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path) -> None:
@@ -737,11 +729,13 @@ def _check_same_run(saved: TrainConfig, new: TrainConfig, run_dir: pathlib.Path)
         )
 
 
-def _report_photos(role: str, report: Any) -> None:
-    """Prints how many photos a run uses, and which were skipped and why (a few by name)."""
+def _report_photos(role: str, split: str | None, report: Any) -> None:
+    """Prints which photos a run uses, how many, and which were skipped and why (a few by
+    name): "Training photos (the 'train' split): 19 of 20 photos usable; ..."."""
     if report is None:
         return
-    print(f"{role[0].upper()}{role[1:]} photos: {report.summary()}.")
+    which = "every photo" if split is None else f"the {split!r} split"
+    print(f"{role} photos ({which}): {report.summary()}.")
     shown = report.skipped[:5]
     for path, reason in shown:
         print(f"  skipped {printable(path)}: {reason}")
@@ -1055,7 +1049,8 @@ class _SampleColorizations(keras.callbacks.Callback):
 
         results = [colorize(self.model, photo, render_size=self.size) for photo in self.photos]
         gray = [gray_rgb(photo) for photo in self.photos]
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # Marked too: with train --out DATA the run folder is the data folder.
+        mark_output_folder(self.folder, "training samples")
         save_comparison(
             self.folder / f"epoch_{epoch + 1:03d}.png",
             {"gray input": gray, f"epoch {epoch + 1}": results, "ground truth": self.photos},

@@ -126,19 +126,15 @@ def test_a_diverged_run_stops_and_keeps_its_last_good_checkpoint(tmp_path):
 
 def test_a_cosine_run_refuses_to_be_stretched():
     cosine = TrainConfig(schedule="cosine", epochs=10)
-    with pytest.raises(ValueError, match="cosine schedule decays to 0 over 10 epochs"):
+    with pytest.raises(ValueError, match="cosine schedule decays to 0 over its length .epochs 10"):
         _check_same_run(cosine, TrainConfig(schedule="cosine", epochs=20), "runs/x")
     _check_same_run(TrainConfig(epochs=10), TrainConfig(epochs=20), "runs/x")  # constant: ok
 
 
 def test_every_recipe_trains_one_step(tmp_path):
+    # The five methods at their defaults: tests/test_faults.py trains each from the CLI.
     data = photo_folder(tmp_path, count=6)
-    for name, args in [("vgg16_colorizer", {"weights": None, "width": 1 / 16,
-                                            "decoder_filters": [8, 8, 8, 8, 4]}),
-                       ("resnet_colorizer", {"width": 1 / 8}),
-                       ("iizuka_two_stream", {"width": 1 / 16, "global_size": 32}),
-                       ("unet_generator", {"width": 1 / 8}),
-                       ("zhang_eccv16", {"width": 1 / 16, "head": "ab"})]:
+    for name, args in [("zhang_eccv16", {"width": 1 / 16, "head": "ab"})]:
         config = TrainConfig(**{**TINY_RUN, "model": name, "model_args": args,
                                 "data": str(data), "steps_per_epoch": 1, "samples": 0})
         result = train(config, tmp_path / name, verbose=0)
@@ -243,7 +239,7 @@ def test_distributed_training_on_two_logical_cpus(tmp_path):
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     data = photo_folder(tmp_path, count=8)
     run = tmp_path / "run"
-    process = _run_script(tmp_path, data, run, epochs=40, wait=False)
+    process = _run_script(tmp_path, data, run, epochs=15, wait=False)  # 90 steps
     state = run / "state.json"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # kill it mid-run, once a few steps are saved
@@ -258,13 +254,13 @@ def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     import json
 
     saved = json.loads(state.read_text())["step"]
-    assert 8 <= saved < 240, "the run was not killed mid-training"
+    assert 8 <= saved < 90, "the run was not killed mid-training"
     assert keras.models.load_model(run / "checkpoints" / "last.keras", safe_mode=True)
-    done = _run_script(tmp_path, data, run, epochs=40)
+    done = _run_script(tmp_path, data, run, epochs=15)
     assert done.returncode == 0, done.stderr[-2000:]
     resumed = int(done.stdout.split("FROM")[1].split()[0])
     assert resumed == saved  # nothing before the last checkpoint is lost
-    assert "STEPS 240" in done.stdout  # and the run ends where it would have
+    assert "STEPS 90" in done.stdout  # and the run ends where it would have
 
 
 # === Colorizing ===============================================================================
