@@ -318,7 +318,7 @@ def test_skipped_names_that_are_not_utf8_print_on_a_strict_terminal(monkeypatch)
     strict = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
     monkeypatch.setattr(sys, "stdout", strict)
     bad = "/photos/caf\udce9.png"  # how Python spells the bytes caf\xe9
-    _report_photos("training", ScanReport([ImageInfo(bad, False, "file name not UTF-8")]))
+    _report_photos("Training", None, ScanReport([ImageInfo(bad, False, "file name not UTF-8")]))
     strict.flush()
     assert b"caf\\udce9.png: file name not UTF-8" in raw.getvalue()
 
