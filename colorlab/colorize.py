@@ -34,7 +34,8 @@ from colorlab.models import model_bins, side_multiple
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "ColorizeReport", "NonFiniteOutput", "check_options", "colorize", "colorize_folder", "gray_rgb", "read_image",
+    "COLORIZE_SUFFIXES", "ColorizeReport", "NonFiniteOutput", "check_options", "colorize",
+    "colorize_folder", "gray_rgb", "read_image",
     "with_ab",
 ]
 
@@ -70,8 +71,9 @@ def colorize(
         image: (H, W) or (H, W, 1) gray, (H, W, 3) RGB (its L is used) or (H, W, 4) RGBA
             (alpha is kept); uint8, uint16, or floats in [0, 1].
         render_size: Short side, in pixels, of the copy the model sees (rounded to a
-            multiple of the model's stride, at least 32; a photo longer than 4:1 is shrunk until its long side is
-            4 x render_size). Ignored for a model with a fixed input size.
+            multiple of the model's stride, at least 32; a photo longer than 4:1 is
+            shrunk until its long side is 4 x render_size). Ignored for a model with a
+            fixed input size.
         temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
             the most likely bin, 1 the mean).
         bins: The bins of a bin model (default: see :func:`model_bins`).
@@ -252,9 +254,10 @@ def colorize_folder(
     the folder): ``x.jpg`` gives ``x.png``. Inputs are never overwritten or read back:
     ``out_dir`` may lie inside an input folder (it is left out of that folder's photos, and
     marked so later runs leave it out too) but may not be an input folder itself, and a
-    result that would replace an input file is refused before anything is written. Where two inputs would give the same name
-    (``x.jpg`` and ``x.png``), both keep their suffix instead (``x.jpg.png``, ``x.png.png``),
-    and inputs that still clash are numbered (``x.jpg-2.png``), so every photo gets its own
+    result that would replace an input file is refused before anything is written. A file
+    named twice is colorized once. Where two inputs would give the same name (``x.jpg``
+    and ``x.png``), both keep their suffix instead (``x.jpg.png``, ``x.png.png``), and
+    inputs that still clash are numbered (``x.jpg-2.png``), so every photo gets its own
     result. A file that cannot be read is skipped with a message and counted; an existing
     result is kept unless ``overwrite``.
 

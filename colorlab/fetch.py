@@ -526,7 +526,7 @@ def _skip(stream: Any, count: int) -> int:
     return skipped
 
 
-# === Extraction ====================================================================================
+# === Extraction ================================================================================
 
 
 def extract(archive: str | os.PathLike, destination: str | os.PathLike) -> pathlib.Path:

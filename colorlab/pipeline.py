@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import os
 import pathlib
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf

@@ -301,7 +301,7 @@ class ColorBins:
 
     def _scatter(self, indices: Any, weights: Any) -> Any:
         """(N, k) indices and weights -> (N, Q) dense (a flat 1-D scatter: the fastest)."""
-        n, k = ops.shape(indices)[0], ops.shape(indices)[1]
+        n = ops.shape(indices)[0]
         q = len(self)
         flat_index = ops.reshape(ops.arange(n, dtype="int32")[:, None] * q + indices, (-1, 1))
         dense = ops.scatter(flat_index, ops.reshape(weights, (-1,)), (n * q,))

@@ -558,9 +558,10 @@ def test_a_trickling_server_is_stopped_and_the_part_kept(server, tmp_path, monke
 def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     from colorlab.train import load_config
 
+    names = "abcdefghi"
     lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
-    for i in range(1, 9):
-        lines.append(f"{'abcdefghi'[i]}: &{'abcdefghi'[i]} [{', '.join(['*' + 'abcdefghi'[i - 1]] * 9)}]")
+    for i in range(1, 9):  # each level nine aliases of the one before: 9^9 strings
+        lines.append(f"{names[i]}: &{names[i]} [{', '.join(['*' + names[i - 1]] * 9)}]")
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\n")
     assert path.stat().st_size < 1000
