@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """Train a small Zhang model, colorize held-out photos, evaluate against the baselines."""
     from colorlab.colorize import colorize_folder
-    from colorlab.files import mark_output_folder
+    from colorlab.images import mark_output_folder
     from colorlab.train import TrainConfig, train
 
     out = pathlib.Path(args.out)
@@ -105,22 +105,20 @@ def _demo_photos(data: str) -> list:
     from colorlab import registry
     from colorlab.images import scan_images
 
-    counts = {}
-    files = {}
-    for split in ("train+val", "test"):
-        files[split] = registry.split_files(data, split)
-        counts[split] = len(scan_images(files[split]).usable)
-    print(f"Photos of {data!r}: {counts['train+val']} usable to train on (train+val), "
-          f"{counts['test']} held out (test) to colorize and score, and to validate on while "
-          "training. Each photo's split comes from a hash of its name (80/10/10 on average; "
-          "a small set varies).")
+    reports = {split: scan_images(registry.split_files(data, split))
+               for split in ("train+val", "test")}
+    counts = {split: len(report.usable) for split, report in reports.items()}
+    print(f"Photos of {data!r}, split by a hash of each name (80/10/10 on average; a small "
+          f"set varies): train+val {reports['train+val'].summary()}, to train on; test "
+          f"{reports['test'].summary()}, held out to colorize and score (and to validate on "
+          "while training).")
     if counts["train+val"] < 1 or counts["test"] < 1:
         raise ValueError(
             f"The demo needs at least 1 usable photo to train on and 1 held out, and "
-            f"{data!r} has {counts['train+val']} and {counts['test']}; give a folder of 20 or "
-            "more photos (or --data sample)."
+            f"{data!r} has {counts['train+val']} and {counts['test']} (near-gray and unreadable "
+            "photos do not count); give a folder of 20 or more photos (or --data sample)."
         )
-    return files["test"]
+    return reports["test"].paths
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -201,7 +199,7 @@ def _data_list(args: argparse.Namespace) -> int:
         kind = entry.get("kind")
         size = registry.download_size(name) if kind not in ("folder", "embedded") else 0
         shown = ("-" if kind == "folder" else "embedded" if kind == "embedded"
-                 else "unknown" if size is None else _bytes(size))
+                 else "unknown" if size is None else registry.size_text(size))
         here = "-" if kind == "folder" else (
             "yes" if registry.is_downloaded(name, args.data_dir) else "no")
         images = f" ({entry['images']:,} images)" if entry.get("images") else ""
@@ -307,7 +305,6 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     """
     from colorlab import evaluate, registry
     from colorlab.colorize import colorize
-    from colorlab.files import mark_output_folder
 
     files = registry.split_files(data, split)[:limit]
     if not files:
@@ -338,7 +335,6 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
                       f"photos of {data!r}: its scores on {split!r} are not held-out scores.",
                       file=sys.stderr)
     scores = evaluate.evaluate(functions, photos, names=names, mean_colour=mean)
-    mark_output_folder(out, "evaluation")  # its comparison figure is not a photo to train on
     paths = scores.write(out)
     print(f"{len(photos)} photos of the {split!r} split of {data!r}, {size} px crops; the "
           f"models see {', '.join(seen_sizes)}; {mean_note}.")
@@ -373,14 +369,6 @@ def _cache(data_dir: str | None) -> pathlib.Path:
     from colorlab.fetch import data_home
 
     return data_home(data_dir)
-
-
-def _bytes(count: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
-        count /= 1000
-    return f"{count} B"
 
 
 def _version() -> str:

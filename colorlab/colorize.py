@@ -22,26 +22,17 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
-from colorlab.files import (
-    atomic_path,
-    check_regular_file,
-    mark_output_folder,
-    printable,
-    same_file,
-)
-from colorlab.images import IMAGE_SUFFIXES, MAX_PIXELS, list_images
+from colorlab.files import atomic_path, check_regular_file, file_identity, printable, same_file
+from colorlab.images import MAX_PIXELS, PILLOW_SUFFIXES, list_images, mark_output_folder
 from colorlab.models import model_bins, side_multiple
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "COLORIZE_SUFFIXES", "ColorizeReport", "NonFiniteOutput", "check_options", "colorize",
-    "colorize_folder", "gray_rgb", "read_image",
+    "ColorizeReport", "NonFiniteOutput", "check_options", "colorize", "colorize_folder",
+    "gray_rgb", "read_image",
     "with_ab",
 ]
 
-#: Files colorize reads (Pillow reads TIFF and WebP too, which the training pipeline's
-#: TensorFlow decoder does not).
-COLORIZE_SUFFIXES = (*IMAGE_SUFFIXES, ".tif", ".tiff", ".webp")
 #: The smallest render size (the short side the model sees).
 MIN_RENDER_SIZE = 32
 #: The largest render size: beyond it a model's activations outgrow most machines' memory,
@@ -182,7 +173,8 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
             has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
             return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
     except UnidentifiedImageError:
-        raise ValueError(f"{path.name}: not an image.") from None
+        raise ValueError(f"{path.name}: not an image Pillow can read (a multi-page or "
+                         "unusual TIFF? save it as PNG).") from None
     except Image.DecompressionBombError as error:
         raise ValueError(f"{path.name}: refused as a decompression bomb ({error}).") from None
     except (OSError, SyntaxError) as error:
@@ -292,13 +284,13 @@ def colorize_folder(
         print(f"left out {len(ignored)} file(s) that are not photos colorize reads "
               f"({', '.join(kinds[:6])}{', ...' if len(kinds) > 6 else ''})", file=sys.stderr)
     if not files:
-        raise ValueError(f"No photos ({', '.join(COLORIZE_SUFFIXES)}) found in "
+        raise ValueError(f"No photos ({', '.join(PILLOW_SUFFIXES)}) found in "
                          f"{_describe_inputs(inputs)}.")
     outputs = _output_names([name for _, name in files])
     targets = [out_dir / name for name in outputs]
-    sources = {_identity(path) for path, _ in files}
+    sources = {file_identity(path) for path, _ in files}
     for target in targets:  # a result that exists may be an input under another spelling
-        if os.path.lexists(target) and _identity(target) in sources:
+        if os.path.lexists(target) and file_identity(target) in sources:
             raise ValueError(f"The result {printable(target)} would replace an input photo; "
                              "write the results into another folder (-o).")
     mark_output_folder(out_dir, "colorize results")
@@ -311,8 +303,9 @@ def colorize_folder(
         try:
             result = colorize(model, read_image(path), **options)
         except ValueError as error:
-            report.skipped.append((str(path), str(error)))
-            print(f"skipped {printable(path)}: {printable(str(error))}", file=sys.stderr)
+            reason = str(error).removeprefix(f"{path.name}: ")  # the path is printed already
+            report.skipped.append((str(path), reason))
+            print(f"skipped {printable(path)}: {printable(reason)}", file=sys.stderr)
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as partial:  # never a half-written result under its name
@@ -419,7 +412,7 @@ def _input_files(inputs: Any, out_dir: pathlib.Path,
     items: Iterable = [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs
     files, seen = [], set()
     for path, name in _each_input(items, out_dir, ignored):
-        identity = _identity(path)
+        identity = file_identity(path)
         if identity not in seen:
             seen.add(identity)
             files.append((path, name))
@@ -436,27 +429,15 @@ def _each_input(items: Iterable, out_dir: pathlib.Path, ignored: list | None) ->
                     f"the photos and be read back next time. Write them elsewhere, e.g. "
                     f"-o {path / 'colorized'}."
                 )
-            found = list_images(path, COLORIZE_SUFFIXES, exclude=[out_dir])
-            if ignored is not None:
-                ignored.extend(_other_files(path, out_dir, set(found)))
-            yield from ((f, f.relative_to(path)) for f in found)
+            for f in list_images(path, suffixes=None, exclude=[out_dir]):  # one walk
+                if f.suffix.lower() in PILLOW_SUFFIXES:
+                    yield f, f.relative_to(path)
+                elif ignored is not None:
+                    ignored.append(f)
         elif path.exists() or path.is_symlink():
             yield check_regular_file(path, "photo"), pathlib.Path(path.name)
         else:
             raise FileNotFoundError(f"No such file or folder: {path}")
-
-
-def _other_files(folder: pathlib.Path, out_dir: pathlib.Path, photos: set) -> list:
-    """The regular, visible files of ``folder`` that are not among its photos."""
-    every = list_images(folder, suffixes=("",), exclude=[out_dir], any_suffix=True)
-    return [f for f in every if f not in photos]
-
-
-def _identity(path: pathlib.Path) -> tuple:
-    """What makes two existing paths the same file: device and inode (so links, other
-    spellings and names that differ only in case on a case-insensitive disk all match)."""
-    info = os.stat(path)
-    return info.st_dev, info.st_ino
 
 
 def _describe_inputs(inputs: Any) -> str:

@@ -149,12 +149,14 @@ class Evaluation:
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: str | os.PathLike, figure_rows: int = 6) -> dict[str, pathlib.Path]:
-        """Writes ``metrics.csv``, ``metrics.md`` and ``comparison.png`` into ``out_dir``."""
+        """Writes ``metrics.csv``, ``metrics.md`` and ``comparison.png`` into ``out_dir``,
+        marked as colorlab's results so the figure never joins a folder of photos."""
         from colorlab.colorize import gray_rgb
+        from colorlab.images import mark_output_folder
         from colorlab.plot import save_comparison
 
         out = pathlib.Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        mark_output_folder(out, "evaluation")
         paths = {"csv": out / "metrics.csv", "markdown": out / "metrics.md",
                  "figure": out / "comparison.png"}
         with open(paths["csv"], "w", newline="") as handle:

@@ -13,28 +13,29 @@ half-written passes for complete:
 - **Append without following links.** :func:`open_for_append` (resumable downloads) refuses
   to follow a symbolic link at the partial file's name: the link is removed and the
   download starts afresh.
-- **Mark output folders.** :func:`mark_output_folder` leaves a small marker file in folders
-  colorlab writes results into (colorized photos, training runs); :func:`is_output_folder`
-  lets photo listings skip them, so results are never read back as inputs.
+
+The folders colorlab fills with results are marked next door, in :mod:`colorlab.images`
+(:func:`~colorlab.images.mark_output_folder`), which lists photos and skips them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import pathlib
+import shutil
 import stat
 import tempfile
+import time
 from typing import Iterator
 
 __all__ = [
-    "OUTPUT_MARKER",
     "atomic_path",
     "check_regular_file",
-    "is_output_folder",
+    "file_identity",
     "is_regular_file",
     "make_private_folder",
-    "mark_output_folder",
     "open_for_append",
     "printable",
     "remove_stale_temporaries",
@@ -42,10 +43,6 @@ __all__ = [
     "write_bytes_atomic",
     "write_text_atomic",
 ]
-
-#: The file that marks a folder as colorlab's output (see :func:`mark_output_folder`).
-OUTPUT_MARKER = ".colorlab-output"
-
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -64,11 +61,22 @@ def printable(path: str | os.PathLike) -> str:
     return os.fspath(path).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def file_identity(path: str | os.PathLike) -> tuple[int, int]:
+    """What makes two existing paths the same file or folder: (device, inode). Links, other
+    spellings, and names that differ only in case on a case-insensitive disk all match.
+
+    Raises:
+        OSError: nothing is at ``path``.
+    """
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """True if ``a`` and ``b`` are the same file or folder on disk (device and inode: links,
-    other spellings and case-insensitive disks included); False if either is missing."""
+    """True if ``a`` and ``b`` are the same file or folder (:func:`file_identity`); False if
+    either is missing."""
     try:
-        return os.path.samefile(a, b)
+        return file_identity(a) == file_identity(b)
     except (OSError, ValueError):
         return False
 
@@ -153,10 +161,6 @@ def remove_stale_temporaries(target: str | os.PathLike, older_than: float = 0.0)
     Returns:
         How many were deleted.
     """
-    import glob
-    import shutil
-    import time
-
     target = pathlib.Path(target)
     removed = 0
     now = time.time()
@@ -213,32 +217,3 @@ def open_for_append(path: str | os.PathLike, fresh: bool = False):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | nofollow)
     return os.fdopen(fd, "ab")
 
-
-def mark_output_folder(folder: str | os.PathLike, what: str) -> bool:
-    """Marks ``folder`` (created) as holding colorlab's results, so that listings of photos
-    (:func:`colorlab.images.list_images`) skip it: results are never read back as inputs,
-    and a run folder inside a data folder never adds its sample figures to the data.
-
-    A folder that already holds photos of its own (and no marker) is not marked: it is the
-    user's, and marking it would hide those photos from later listings.
-
-    Returns:
-        True if the folder is marked.
-    """
-    folder = pathlib.Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    marker = folder / OUTPUT_MARKER
-    if os.path.lexists(marker):
-        return True
-    suffixes = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-    with os.scandir(folder) as entries:
-        if any(e.name.lower().endswith(suffixes) and not e.name.startswith(".")
-               for e in entries):
-            return False
-    write_text_atomic(marker, f"colorlab {what}: photo listings skip this folder.\n")
-    return True
-
-
-def is_output_folder(folder: str | os.PathLike) -> bool:
-    """True if ``folder`` holds colorlab's results (see :func:`mark_output_folder`)."""
-    return os.path.lexists(os.path.join(folder, OUTPUT_MARKER))

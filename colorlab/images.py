@@ -26,10 +26,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from colorlab.files import is_output_folder, is_regular_file, write_text_atomic
+from colorlab.files import file_identity, is_regular_file, write_text_atomic
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "OUTPUT_MARKER",
+    "PILLOW_SUFFIXES",
     "GRAY_CHROMA",
     "GRAY_FRACTION",
     "MAX_PIXELS",
@@ -38,7 +40,9 @@ __all__ = [
     "ScanReport",
     "colourful_fraction",
     "exif_orientation",
+    "is_output_folder",
     "list_images",
+    "mark_output_folder",
     "scan_images",
     "split_of",
     "split_paths",
@@ -46,6 +50,10 @@ __all__ = [
 
 #: File suffixes :func:`list_images` picks up (lower case); TensorFlow decodes all four formats.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+#: What Pillow reads as well (colorize takes these; the training pipeline does not).
+PILLOW_SUFFIXES = (*IMAGE_SUFFIXES, ".tif", ".tiff", ".webp")
+#: The file that marks a folder as colorlab's results (see :func:`mark_output_folder`).
+OUTPUT_MARKER = ".colorlab-output"
 _FORMATS = {"JPEG", "PNG", "BMP", "GIF", "MPO"}  # MPO: multi-picture JPEG from cameras
 
 #: Photos with more pixels than this are refused (a decompression-bomb guard: a small file
@@ -72,22 +80,21 @@ _SCAN_VERSION = 2  # cached scan results of an older version are redone
 
 def list_images(
     root: str | os.PathLike,
-    suffixes: Sequence[str] = IMAGE_SUFFIXES,
+    suffixes: Sequence[str] | None = IMAGE_SUFFIXES,
     exclude: Iterable[str | os.PathLike] = (),
-    any_suffix: bool = False,
 ) -> list[pathlib.Path]:
     """All image files under ``root`` (recursively), sorted.
 
     Left out: hidden files and folders, anything that is not a regular file (a FIFO named
     ``x.jpg`` would block a reader forever), and sub-folders that hold colorlab's own results
-    (marked by :func:`colorlab.files.mark_output_folder`: colorized photos, training runs),
+    (marked by :func:`mark_output_folder`: colorized photos, training runs, evaluations),
     so results are never read back as photos.
 
     Args:
         root: A folder.
-        suffixes: File suffixes to include, compared case-insensitively.
+        suffixes: File suffixes to include, compared case-insensitively (None: every
+            regular file).
         exclude: Folders under ``root`` to leave out as well.
-        any_suffix: List every regular file, whatever its suffix (``suffixes`` ignored).
 
     Raises:
         FileNotFoundError: ``root`` does not exist or is not a folder.
@@ -95,28 +102,53 @@ def list_images(
     root = pathlib.Path(root).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"list_images: {root} is not a folder.")
-    wanted = {s.lower() for s in suffixes}
-    skip = {_inode(folder) for folder in exclude if os.path.isdir(folder)}
+    wanted = None if suffixes is None else {s.lower() for s in suffixes}
+    skip = {file_identity(folder) for folder in exclude if os.path.isdir(folder)}
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames
             if not d.startswith(".")
             and not is_output_folder(os.path.join(dirpath, d))
-            and _inode(os.path.join(dirpath, d)) not in skip
+            and file_identity(os.path.join(dirpath, d)) not in skip
         )
         found.extend(
             pathlib.Path(dirpath, f)
             for f in filenames
-            if not f.startswith(".") and (any_suffix or pathlib.Path(f).suffix.lower() in wanted)
+            if not f.startswith(".")
+            and (wanted is None or pathlib.Path(f).suffix.lower() in wanted)
             and is_regular_file(os.path.join(dirpath, f))
         )
     return sorted(found)
 
 
-def _inode(folder: str | os.PathLike) -> tuple:
-    info = os.stat(folder)
-    return info.st_dev, info.st_ino
+def mark_output_folder(folder: str | os.PathLike, what: str) -> bool:
+    """Marks ``folder`` (created) as holding colorlab's results, so that :func:`list_images`
+    skips it: results are never read back as inputs, and a run folder inside a data folder
+    never adds its sample figures to the data.
+
+    A folder that already holds photos of its own (and no marker) is not marked: it is the
+    user's, and marking it would hide those photos from later listings.
+
+    Returns:
+        True if the folder is marked.
+    """
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / OUTPUT_MARKER
+    if os.path.lexists(marker):
+        return True
+    with os.scandir(folder) as entries:
+        if any(e.name.lower().endswith(PILLOW_SUFFIXES) and not e.name.startswith(".")
+               for e in entries):
+            return False
+    write_text_atomic(marker, f"colorlab {what}: photo listings skip this folder.\n")
+    return True
+
+
+def is_output_folder(folder: str | os.PathLike) -> bool:
+    """True if ``folder`` holds colorlab's results (see :func:`mark_output_folder`)."""
+    return os.path.lexists(os.path.join(folder, OUTPUT_MARKER))
 
 
 def split_of(name: str, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> str:

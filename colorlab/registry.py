@@ -30,7 +30,7 @@ from colorlab.images import list_images, split_paths
 
 __all__ = [
     "describe", "download_size", "entry", "fetch", "forget", "image_files", "is_downloaded",
-    "load_arrays", "load_registry", "names", "source_key", "split_files",
+    "load_arrays", "load_registry", "names", "size_text", "source_key", "split_files",
 ]
 
 
@@ -63,13 +63,18 @@ def describe(name: str) -> str:
         shape = f" ({e['image_size']})" if e.get("image_size") else ""
         lines.append(f"  images: {e['images']:,}{shape}")
     for f in e.get("files") or []:
-        size = f"{f['size'] / 1e6:,.1f} MB" if f.get("size") else "size not published"
+        size = size_text(f["size"]) if f.get("size") else "size not published"
         check = "sha256 published" if f.get("sha256") else "sha256 recorded on first download"
         lines.append(f"  file: {f['filename']} ({size}; {check})")
     for key in ("license", "citation", "homepage"):
         if e.get(key):
             lines.append(f"  {key}: {' '.join(str(e[key]).split())}")
     return "\n".join(lines)
+
+
+def size_text(count: int) -> str:
+    """A byte count as a data set's size is written: "99.0 MB"."""
+    return f"{count / 1e6:,.1f} MB"
 
 
 def fetch(

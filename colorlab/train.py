@@ -42,14 +42,15 @@ import tensorflow as tf
 import yaml
 
 from colorlab import losses, models
+from colorlab.colorize import MIN_RENDER_SIZE
 from colorlab.files import (
     atomic_path,
     check_regular_file,
-    mark_output_folder,
     printable,
     remove_stale_temporaries,
     write_text_atomic,
 )
+from colorlab.images import mark_output_folder
 from colorlab.quantize import ColorBins
 from colorlab.registry import source_key
 
@@ -90,12 +91,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "unet_generator": dict(target="ab", loss="l1", optimizer="adam", learning_rate=2e-4,
                            beta_1=0.5, image_size=256),
 }
-#: The training crop side a config accepts (at least 32: the sample figures colorize at
-#: this size, and colorize's smallest render size is 32; at most 1024, and the widest
-#: channel multiplier 4: beyond them a step outgrows any one accelerator's memory).
-MIN_IMAGE_SIZE = 32
+#: The training crop side a config accepts: at least colorize's smallest render size (the
+#: sample figures colorize at this size), at most 1024 (beyond it a step outgrows any one
+#: accelerator's memory; the width has its own cap, models.MAX_WIDTH).
+MIN_IMAGE_SIZE = MIN_RENDER_SIZE
 MAX_IMAGE_SIZE = 1024
-MAX_WIDTH = 4.0
 #: A loss (or validation loss) this many times the lowest training loss so far means the
 #: run has diverged, even while it is finite: the run stops and keeps its last good
 #: checkpoint.
@@ -233,11 +233,7 @@ class TrainConfig:
 
     def _check_sizes(self) -> None:
         """Image size and width, up front: a multiple of the model's stride, within bounds."""
-        width = self.model_args.get("width", 1.0)
-        if isinstance(width, bool) or not isinstance(width, numbers.Real) \
-                or not 0 < width <= MAX_WIDTH:
-            raise ValueError(f"width (a channel multiplier) must be a number in (0, "
-                             f"{MAX_WIDTH:g}], got {width!r}; 1 is the paper's model.")
+        models.check_width(self.model_args.get("width", 1.0))  # before anything is built
         multiple = models.side_multiple(self.model, self.model_args)
         smallest = -(-MIN_IMAGE_SIZE // multiple) * multiple
         size = self.image_size

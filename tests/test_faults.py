@@ -21,7 +21,7 @@ from PIL import Image
 
 from colorlab import fetch, registry
 from colorlab.cli import main
-from colorlab.files import OUTPUT_MARKER
+from colorlab.images import OUTPUT_MARKER
 from conftest import make_photo
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -871,7 +871,8 @@ def test_the_demo_refuses_too_few_photos_before_training(tmp_path, capsys):
     status = main(["demo", "--data", str(folder), "--out", str(tmp_path / "demo")])
     printed = capsys.readouterr()
     assert status == 2 and time.monotonic() - started < 30  # no minutes of training first
-    assert "3 usable to train on (train+val), 0 held out (test)" in printed.out
+    assert ("train+val 3 of 3 photos usable, to train on; test 0 of 0 photos usable, held out"
+            in printed.out)
     assert "needs at least 1 usable photo to train on and 1 held out" in printed.err
     assert not (tmp_path / "demo").exists()
 

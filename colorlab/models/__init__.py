@@ -35,7 +35,15 @@ from typing import Any
 import keras
 
 from colorlab.files import check_regular_file
-from colorlab.models._base import BUILDERS, OUTPUT_KINDS, BuiltModel, names, side_multiple
+from colorlab.models._base import (
+    BUILDERS,
+    MAX_WIDTH,
+    OUTPUT_KINDS,
+    BuiltModel,
+    check_width,
+    names,
+    side_multiple,
+)
 from colorlab.models.gan import GAN_PRESETS, patch_discriminator, unet_generator
 from colorlab.models.iizuka import GLOBAL_SIZE, JOINT_LOSS_ALPHA, iizuka_two_stream, joint_loss
 from colorlab.models.layers import AnnealedMeanDecode, GlobalFusion, GrayToRGB, ResizeLike
@@ -54,6 +62,7 @@ __all__ = [
     "AnnealedMeanDecode",
     "BUILDERS",
     "BuiltModel",
+    "MAX_WIDTH",
     "GAN_PRESETS",
     "GLOBAL_SIZE",
     "GlobalFusion",
@@ -62,6 +71,7 @@ __all__ = [
     "OUTPUT_KINDS",
     "ResizeLike",
     "build",
+    "check_width",
     "count_flops",
     "count_params",
     "iizuka_two_stream",

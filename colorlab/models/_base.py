@@ -153,11 +153,18 @@ def scaled(filters: int, width: float) -> int:
     return max(1, int(round(filters * width)))
 
 
-def check_width(width: float) -> float:
-    width = float(width)
-    if not width > 0:
-        raise ValueError(f"width is a channel multiplier > 0 (1 = the paper's model), got {width}.")
-    return width
+#: The widest channel multiplier a builder accepts: beyond it one model outgrows any one
+#: accelerator's memory (width 4 is 16 times the paper's weights).
+MAX_WIDTH = 4.0
+
+
+def check_width(width: Any) -> float:
+    """``width`` as a float in (0, MAX_WIDTH]; ValueError saying what a width is otherwise."""
+    if isinstance(width, bool) or not isinstance(width, numbers.Real) \
+            or not 0 < width <= MAX_WIDTH:
+        raise ValueError(f"width is a channel multiplier in (0, {MAX_WIDTH:g}] (1: the paper's "
+                         f"model), got {width!r}.")
+    return float(width)
 
 
 def check_rate(rate: float, name: str = "dropout") -> float:
