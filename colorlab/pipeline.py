@@ -115,9 +115,14 @@ def _cap_aspect(image: tf.Tensor) -> tf.Tensor:
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
     longest = MAX_ASPECT * tf.minimum(height, width)
-    new_h, new_w = tf.minimum(height, longest), tf.minimum(width, longest)
-    top, left = (height - new_h) // 2, (width - new_w) // 2
-    return image[top : top + new_h, left : left + new_w, :]
+
+    def crop() -> tf.Tensor:
+        new_h, new_w = tf.minimum(height, longest), tf.minimum(width, longest)
+        top, left = (height - new_h) // 2, (width - new_w) // 2
+        return image[top : top + new_h, left : left + new_w, :]
+
+    # Only an elongated photo is sliced: the slice copies the whole image.
+    return tf.cond(tf.maximum(height, width) > longest, crop, lambda: tf.identity(image))
 
 
 def load_photo(
