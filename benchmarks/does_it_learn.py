@@ -39,7 +39,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from colorlab import evaluate, fetch, images, registry  # noqa: E402
+from colorlab import evaluate  # noqa: E402
+from colorlab.data import download, registry  # noqa: E402
+from colorlab.data.photos import list_images  # noqa: E402
 from colorlab.models import load_model  # noqa: E402
 from colorlab.train import TrainConfig, train  # noqa: E402
 
@@ -59,7 +61,7 @@ def stage_training_photos(photos: pathlib.Path, out: pathlib.Path) -> pathlib.Pa
         if not source.is_dir():
             raise SystemExit(f"No folder {source}: pass --photos, the folder holding "
                              f"{' and '.join(TRAIN_FOLDERS)}.")
-        for path in images.list_images(source):
+        for path in list_images(source):
             link = staged / folder.replace("/", "-") / path.relative_to(source)
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
@@ -143,12 +145,12 @@ def main() -> None:
     try:
         if source["data"] is None:
             data = stage_training_photos(args.photos, out)
-            train_files, val_files = images.list_images(data), images.list_images(source["val"])
+            train_files, val_files = list_images(data), list_images(source["val"])
         else:
             data = source["data"]
             train_files = registry.split_files(data, "train")
             val_files = registry.split_files(data, "val")
-    except (fetch.DownloadError, fetch.ChecksumError) as error:
+    except (download.DownloadError, download.ChecksumError) as error:
         raise SystemExit(f"does_it_learn: {error}") from None
     runs = {
         "zhang (classification)": ("zhang_classification", {}),

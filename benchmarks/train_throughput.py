@@ -28,8 +28,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from colorlab import images, models  # noqa: E402
-from colorlab.pipeline import make_dataset  # noqa: E402
+from colorlab import models  # noqa: E402
+from colorlab.data import photos  # noqa: E402
+from colorlab.data.pipeline import make_dataset  # noqa: E402
 from colorlab.rebalance import zhang_imagenet_prior  # noqa: E402
 from colorlab.train import TrainConfig, compile_for, make_optimizer  # noqa: E402
 
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="mixed precision on a CPU too")
     args = parser.parse_args()
 
-    files = images.list_images(args.photos)[: args.batch_size * 8]
+    files = photos.list_images(args.photos)[: args.batch_size * 8]
     if len(files) < args.batch_size:
         raise SystemExit(f"Found {len(files)} photos under {args.photos}; need at least "
                          f"{args.batch_size} (pass --photos).")

@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo(args: argparse.Namespace) -> int:
     """Train a small Zhang model, colorize held-out photos, evaluate against the baselines."""
     from colorlab.colorize import colorize_folder
-    from colorlab.images import mark_output_folder
+    from colorlab.data.photos import mark_output_folder
     from colorlab.train import TrainConfig, train
 
     out = pathlib.Path(args.out)
@@ -102,8 +102,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_photos(data: str) -> list:
     """The demo's held-out photos, after saying up front how the photos split (and refusing
     a data set too small to both train and hold out)."""
-    from colorlab import registry
-    from colorlab.images import scan_images
+    from colorlab.data import registry
+    from colorlab.data.photos import scan_images
 
     reports = {split: scan_images(registry.split_files(data, split))
                for split in ("train+val", "test")}
@@ -191,7 +191,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _data_list(args: argparse.Namespace) -> int:
-    from colorlab import registry
+    from colorlab.data import registry
 
     print(f"{'name':18} {'download':>10}  {'here':4}  title")
     for name in registry.names():
@@ -210,7 +210,7 @@ def _data_list(args: argparse.Namespace) -> int:
 
 
 def _data_fetch(args: argparse.Namespace) -> int:
-    from colorlab import registry
+    from colorlab.data import registry
 
     root = registry.fetch(args.name, args.data_dir)
     print(f"{args.name}: {root}")
@@ -218,7 +218,7 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
 
 def _data_forget(args: argparse.Namespace) -> int:
-    from colorlab import registry
+    from colorlab.data import registry
 
     removed = registry.forget(args.name, args.data_dir)
     if removed:
@@ -303,7 +303,8 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     (first) run trained on, or from the train split. A model scored on photos it trained on
     is named in a warning.
     """
-    from colorlab import evaluate, registry
+    from colorlab import evaluate
+    from colorlab.data import registry
     from colorlab.colorize import colorize
 
     files = registry.split_files(data, split)[:limit]
@@ -366,7 +367,7 @@ def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Pat
 
 
 def _cache(data_dir: str | None) -> pathlib.Path:
-    from colorlab.fetch import data_home
+    from colorlab.data.download import data_home
 
     return data_home(data_dir)
 

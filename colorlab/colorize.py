@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
 from colorlab.files import atomic_path, check_regular_file, file_identity, printable, same_file
-from colorlab.images import MAX_PIXELS, PILLOW_SUFFIXES, list_images, mark_output_folder
+from colorlab.data.photos import MAX_PIXELS, PILLOW_SUFFIXES, list_images, mark_output_folder
 from colorlab.models import model_bins, side_multiple
 from colorlab.quantize import ColorBins
 

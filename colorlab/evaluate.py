@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from colorlab import color
-from colorlab.images import GRAY_FRACTION
+from colorlab.data.photos import GRAY_FRACTION
 from colorlab.quantize import ColorBins
 
 __all__ = [
@@ -152,7 +152,7 @@ class Evaluation:
         """Writes ``metrics.csv``, ``metrics.md`` and ``comparison.png`` into ``out_dir``,
         marked as colorlab's results so the figure never joins a folder of photos."""
         from colorlab.colorize import gray_rgb
-        from colorlab.images import mark_output_folder
+        from colorlab.data.photos import mark_output_folder
         from colorlab.plot import save_comparison
 
         out = pathlib.Path(out_dir)
@@ -198,7 +198,7 @@ def load_photos(
         (photos, names): (size, size, 3) uint8 photos, and their file stems (None if the
         pipeline dropped a photo after its scan, so names no longer line up).
     """
-    from colorlab.pipeline import make_dataset
+    from colorlab.data.pipeline import make_dataset
 
     dataset = make_dataset(list(files), training=False, target=None, image_size=size,
                            short_side=size, batch_size=16, gray_fraction=gray_fraction)

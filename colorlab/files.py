@@ -14,8 +14,8 @@ half-written passes for complete:
   to follow a symbolic link at the partial file's name: the link is removed and the
   download starts afresh.
 
-The folders colorlab fills with results are marked next door, in :mod:`colorlab.images`
-(:func:`~colorlab.images.mark_output_folder`), which lists photos and skips them.
+The folders colorlab fills with results are marked next door, in :mod:`colorlab.data.photos`
+(:func:`~colorlab.data.photos.mark_output_folder`), which lists photos and skips them.
 """
 
 from __future__ import annotations

@@ -154,7 +154,7 @@ def plot_photo_grid(photos: Any, titles: Any = None, columns: int = 4, size: flo
     """
     import matplotlib.pyplot as plt
 
-    from colorlab.pipeline import load_photo
+    from colorlab.data.pipeline import load_photo
 
     photos = [load_photo(str(p)).numpy() if not hasattr(p, "shape") else p for p in photos]
     rows = max(1, -(-len(photos) // columns))
@@ -174,7 +174,7 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
     """A batch as the network sees it: input L, the target's colours, and the target's detail.
 
     Args:
-        x: (B, H, W, 1) normalised L from :func:`colorlab.pipeline.make_dataset`.
+        x: (B, H, W, 1) normalised L from :func:`colorlab.data.pipeline.make_dataset`.
         y: Its target: packed sparse soft (B, h, w, 2k), hard (B, h, w) or ab (B, H, W, 2).
         bins: The bins of soft and hard targets (default: Zhang et al.'s 313).
         count: Photos to show.
@@ -187,7 +187,7 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
 
     from colorlab.color import AB_SCALE, denormalize_ab, denormalize_l
     from colorlab.losses import unpack_sparse_target
-    from colorlab.pipeline import target_pixels
+    from colorlab.data.pipeline import target_pixels
 
     bins = bins if bins is not None else ColorBins.zhang313()
     x = np.asarray(x)

@@ -50,9 +50,9 @@ from colorlab.files import (
     remove_stale_temporaries,
     write_text_atomic,
 )
-from colorlab.images import mark_output_folder
+from colorlab.data.photos import mark_output_folder
 from colorlab.quantize import ColorBins
-from colorlab.registry import source_key
+from colorlab.data.registry import source_key
 
 __all__ = [
     "RECIPES",
@@ -524,7 +524,7 @@ def _train_in(config: TrainConfig, run_dir: pathlib.Path, resume: bool, strategy
 def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strategy: Any,
                   verbose: Any, data_dir: Any) -> "TrainResult":
     """The run itself, with the run folder locked and its state read and checked."""
-    from colorlab.pipeline import make_dataset
+    from colorlab.data.pipeline import make_dataset
 
     checkpoint = run_dir / "checkpoints" / "last.keras"
     strategy = strategy or choose_strategy()
@@ -661,7 +661,7 @@ def _prior_for(config: TrainConfig, data_dir: Any) -> np.ndarray | None:
 
     source, split = _source(config, config.train_split, data_dir)
     if split is not None:
-        from colorlab.pipeline import make_dataset
+        from colorlab.data.pipeline import make_dataset
 
         source = make_dataset(source, split=split, training=False, data_dir=data_dir,
                               target=None).scan_report
@@ -673,14 +673,14 @@ def _source(config: TrainConfig, split: str | None, data_dir: Any) -> tuple[Any,
     """(source, split) for make_dataset; a union of splits ("train+val") becomes a file list."""
     if split is None or "+" not in split:
         return config.data, split
-    from colorlab.registry import split_files
+    from colorlab.data.registry import split_files
 
     return split_files(config.data, split, data_dir), None
 
 
 def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | None]:
     """Validation batches (or None) and the photos sampled each epoch (uint8, or None)."""
-    from colorlab.pipeline import make_dataset
+    from colorlab.data.pipeline import make_dataset
 
     if config.val_split is None:
         return None, None
@@ -855,7 +855,7 @@ def _resume_state(run_dir: pathlib.Path) -> dict:
         raise ValueError(f"{path} is damaged (it must hold a step from 0 to 10^9); {fix}.")
     if "checkpoint_sha256" not in state:  # written by colorlab 0.1.0: nothing to tie
         return {"step": state["step"]}
-    from colorlab.fetch import sha256_of
+    from colorlab.data.download import sha256_of
 
     digest = sha256_of(run_dir / "checkpoints" / "last.keras")
     for entry in (state, state.get("previous")):
@@ -955,7 +955,7 @@ class _StepCheckpoint(keras.callbacks.Callback):
         self.model.stop_training = True
 
     def _save(self, row: dict | None = None) -> None:
-        from colorlab.fetch import sha256_of
+        from colorlab.data.download import sha256_of
 
         if self.diverged_at is not None:
             return

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlab import fetch, registry
+from colorlab.data import download, registry
 from colorlab.cli import main
-from colorlab.images import OUTPUT_MARKER
+from colorlab.data.photos import OUTPUT_MARKER
 from conftest import make_photo
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def test_an_output_folder_spelled_through_a_link_is_still_the_input(tmp_path, ti
 
 def test_a_folder_of_photos_given_as_output_is_not_hidden(tmp_path, tiny_model):
     from colorlab.colorize import colorize_folder
-    from colorlab.images import list_images
+    from colorlab.data.photos import list_images
     from colorlab.models import load_model
 
     cats = _folder(tmp_path / "data" / "cats", count=2)
@@ -134,11 +134,11 @@ def test_a_cut_archive_without_content_length_is_deleted_not_recorded(server, tm
     server.files["/" + name] = body
     server.length = False
     server.cut_after = len(body) // 2 if gz else 512 * 8  # tar: cut between members
-    with pytest.raises(fetch.ChecksumError, match="incomplete or corrupt"):
-        fetch.download(server.url + "/" + name, tmp_path, name, progress=False)
+    with pytest.raises(download.ChecksumError, match="incomplete or corrupt"):
+        download.download(server.url + "/" + name, tmp_path, name, progress=False)
     assert not (tmp_path / name).exists() and not (tmp_path / "checksums.json").exists()
     server.cut_after = None  # the whole file: proven by its end, then recorded
-    path = fetch.download(server.url + "/" + name, tmp_path, name, progress=False)
+    path = download.download(server.url + "/" + name, tmp_path, name, progress=False)
     assert json.loads((tmp_path / "checksums.json").read_text()) == {
         name: hashlib.sha256(body).hexdigest()}
     assert path.read_bytes() == body
@@ -147,19 +147,19 @@ def test_a_cut_archive_without_content_length_is_deleted_not_recorded(server, tm
 def test_an_html_error_page_is_not_recorded_as_the_archive(server, tmp_path):
     server.files["/set.zip"] = b"<!DOCTYPE html><html><body>Moved</body></html>"
     server.content_type = "text/html; charset=utf-8"
-    with pytest.raises(fetch.DownloadError, match="web page"):
-        fetch.download(server.url + "/set.zip", tmp_path, "set.zip", progress=False)
+    with pytest.raises(download.DownloadError, match="web page"):
+        download.download(server.url + "/set.zip", tmp_path, "set.zip", progress=False)
     server.content_type = "application/zip"  # the page again, with a wrong type
-    with pytest.raises(fetch.ChecksumError, match="does not start like a zip"):
-        fetch.download(server.url + "/set.zip", tmp_path, "set.zip", progress=False)
+    with pytest.raises(download.ChecksumError, match="does not start like a zip"):
+        download.download(server.url + "/set.zip", tmp_path, "set.zip", progress=False)
     assert not (tmp_path / "checksums.json").exists()
 
 
 def test_a_plain_file_of_unknown_length_is_not_trusted(server, tmp_path):
     server.files["/list.txt"] = b"a 1\nb 2\n"
     server.length = False
-    with pytest.raises(fetch.ChecksumError, match="cannot be told from a cut one"):
-        fetch.download(server.url + "/list.txt", tmp_path, "list.txt", progress=False)
+    with pytest.raises(download.ChecksumError, match="cannot be told from a cut one"):
+        download.download(server.url + "/list.txt", tmp_path, "list.txt", progress=False)
 
 
 def test_a_corrupt_recorded_archive_is_one_error_then_forgotten(tmp_path, monkeypatch):
@@ -178,13 +178,13 @@ def test_a_corrupt_recorded_archive_is_one_error_then_forgotten(tmp_path, monkey
     downloads.mkdir(parents=True)
     cut = body[: len(body) // 2]
     (downloads / "set.tgz").write_bytes(cut)  # a cut copy by hand
-    with pytest.raises(fetch.ChecksumError, match="incomplete or corrupt"):
+    with pytest.raises(download.ChecksumError, match="incomplete or corrupt"):
         registry.fetch("tiny", data_dir=tmp_path, progress=False)
     assert not (downloads / "checksums.json").exists()  # never recorded
     # A cut archive whose hash an earlier version recorded: one error, then deleted.
     (downloads / "checksums.json").write_text(json.dumps(
         {"set.tgz": hashlib.sha256(cut).hexdigest()}))
-    with pytest.raises(fetch.ChecksumError, match="corrupt or cut short.*deleted"):
+    with pytest.raises(download.ChecksumError, match="corrupt or cut short.*deleted"):
         registry.fetch("tiny", data_dir=tmp_path, progress=False)
     assert not (downloads / "set.tgz").exists()
     assert json.loads((downloads / "checksums.json").read_text()) == {}
@@ -203,7 +203,7 @@ def test_data_forget_is_a_command(tmp_path, capsys):
 def test_a_fifo_named_like_a_photo_is_never_opened(tmp_path, tiny_model, capsys):
     import signal
 
-    from colorlab.images import list_images, scan_images
+    from colorlab.data.photos import list_images, scan_images
 
     def hung(*_):
         raise TimeoutError("reading the FIFO blocked")
@@ -280,8 +280,8 @@ def _rle8_bmp(path, width=20, height=20):
 
 
 def test_photos_tensorflow_cannot_decode_are_counted_and_none_usable_is_an_error(tmp_path):
-    from colorlab.images import scan_images
-    from colorlab.pipeline import make_dataset
+    from colorlab.data.photos import scan_images
+    from colorlab.data.pipeline import make_dataset
 
     folder = tmp_path / "bmp"
     folder.mkdir()
@@ -296,7 +296,7 @@ def test_photos_tensorflow_cannot_decode_are_counted_and_none_usable_is_an_error
 
 @pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names must be UTF-8")
 def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
-    from colorlab.images import list_images, scan_images, split_paths
+    from colorlab.data.photos import list_images, scan_images, split_paths
 
     folder = _folder(tmp_path / "d", count=2)
     bad = os.fsencode(folder) + b"/caf\xe9.png"
@@ -311,7 +311,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
 
 
 def test_skipped_names_that_are_not_utf8_print_on_a_strict_terminal(monkeypatch):
-    from colorlab.images import ImageInfo, ScanReport
+    from colorlab.data.photos import ImageInfo, ScanReport
     from colorlab.train import _report_photos
 
     raw = io.BytesIO()
@@ -530,27 +530,27 @@ def test_an_archive_bomb_is_refused_before_writing(tmp_path):
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("zeros.bin", bytes(150 << 20))  # 150 MB of zeros: about 150 kB zipped
     assert archive.stat().st_size < 1 << 20
-    with pytest.raises(fetch.UnsafeArchiveError, match="archive bomb"):
-        fetch.extract(archive, tmp_path / "out")
+    with pytest.raises(download.UnsafeArchiveError, match="archive bomb"):
+        download.extract(archive, tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
 
 
 def test_a_stream_longer_than_its_published_size_is_cut_off(server, tmp_path):
     server.files["/a.bin"] = b"x" * 1000
     server.length, server.extra = False, b"y" * 5000
-    with pytest.raises(fetch.DownloadError, match="more than its declared 1,000 bytes"):
-        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", size=1000, progress=False)
+    with pytest.raises(download.DownloadError, match="more than its declared 1,000 bytes"):
+        download.download(server.url + "/a.bin", tmp_path, "a.bin", size=1000, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_trickling_server_is_stopped_and_the_part_kept(server, tmp_path, monkeypatch):
-    monkeypatch.setattr(fetch, "_RATE_WINDOW", 0.5)
-    monkeypatch.setattr(fetch, "_MIN_RATE", 100)
+    monkeypatch.setattr(download, "_RATE_WINDOW", 0.5)
+    monkeypatch.setattr(download, "_MIN_RATE", 100)
     server.files["/a.bin"] = b"z" * 200
     server.trickle = 0.05  # 20 bytes a second
     started = time.monotonic()
-    with pytest.raises(fetch.DownloadError, match="slower than 100 bytes/s"):
-        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
+    with pytest.raises(download.DownloadError, match="slower than 100 bytes/s"):
+        download.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
     assert time.monotonic() - started < 5
     assert (tmp_path / "a.bin.part").exists() and not (tmp_path / "a.bin").exists()
 
@@ -574,7 +574,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
 def test_a_very_long_strip_is_cropped_before_scaling():
     import tensorflow as tf
 
-    from colorlab.pipeline import resize_short_side
+    from colorlab.data.pipeline import resize_short_side
 
     strip = tf.zeros([16, 200_000, 3])
     assert resize_short_side(strip, 201).shape == (201, 804, 3)
@@ -607,7 +607,7 @@ def test_a_symlink_planted_at_a_temporary_name_is_never_followed(tmp_path, serve
     (tmp_path / "dl").mkdir()
     (tmp_path / "dl" / "data.bin.part").symlink_to(outside)
     server.files["/data.bin"] = b"payload"
-    fetch.download(server.url + "/data.bin", tmp_path / "dl", "data.bin", progress=False)
+    download.download(server.url + "/data.bin", tmp_path / "dl", "data.bin", progress=False)
     assert outside.read_text() == "precious"
     assert (tmp_path / "dl" / "data.bin").read_bytes() == b"payload"
 
@@ -615,7 +615,7 @@ def test_a_symlink_planted_at_a_temporary_name_is_never_followed(tmp_path, serve
 def test_a_complete_part_file_is_used_not_requested_again(tmp_path):
     data = b"all the bytes"
     (tmp_path / "a.bin.part").write_bytes(data)  # stopped while it was being checked
-    path = fetch.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", size=len(data),
+    path = download.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", size=len(data),
                           sha256=hashlib.sha256(data).hexdigest(), progress=False)
     assert path.read_bytes() == data
 
@@ -624,7 +624,7 @@ def test_a_part_file_without_a_checksum_or_validator_starts_afresh(server, tmp_p
     body = _tar(_members())
     server.files["/set.tgz"] = body
     (tmp_path / "set.tgz.part").write_bytes(b"bytes of some other file")
-    path = fetch.download(server.url + "/set.tgz", tmp_path, "set.tgz", progress=False)
+    path = download.download(server.url + "/set.tgz", tmp_path, "set.tgz", progress=False)
     assert path.read_bytes() == body  # not spliced onto the stale bytes
 
 
@@ -635,15 +635,15 @@ def test_real_tar_layouts_pass_and_an_all_zero_file_does_not(tmp_path):
             info.size = 700
             tar.addfile(info, io.BytesIO(bytes(700)))
         assert (tmp_path / name).stat().st_size % 10240 == 0  # padded to whole records
-        assert fetch.archive_problem(tmp_path / name, "tar") == ""
+        assert download.archive_problem(tmp_path / name, "tar") == ""
     (tmp_path / "zeros.tar").write_bytes(bytes(10240))
-    assert "no members" in fetch.archive_problem(tmp_path / "zeros.tar", "tar")
+    assert "no members" in download.archive_problem(tmp_path / "zeros.tar", "tar")
 
 
 @pytest.mark.parametrize("name", ["../x.bin", "/tmp/x.bin", "a/b.bin", "..", ""])
 def test_download_refuses_file_names_with_folders(tmp_path, name):
     with pytest.raises(ValueError, match="plain file name"):
-        fetch.download("http://127.0.0.1:9/x", tmp_path, name, progress=False)
+        download.download("http://127.0.0.1:9/x", tmp_path, name, progress=False)
 
 
 # === 13. Smaller faults =========================================================================
@@ -719,7 +719,7 @@ def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, t
 def test_a_run_folder_inside_the_data_folder_adds_nothing_to_the_data(finished_run, tmp_path):
     import shutil
 
-    from colorlab.images import list_images
+    from colorlab.data.photos import list_images
 
     base, _, _ = finished_run
     assert (base / "run" / OUTPUT_MARKER).is_file()
@@ -807,7 +807,7 @@ def test_show_model_leaves_no_stray_output():
 @pytest.fixture(scope="module")
 def labelled_photos(tmp_path_factory):
     """24 small photos in two class folders; the hash split puts some in val."""
-    from colorlab.images import split_paths
+    from colorlab.data.photos import split_paths
 
     root = tmp_path_factory.mktemp("labelled") / "photos"
     for c in range(2):
@@ -860,7 +860,7 @@ def test_does_it_learn_falls_back_to_a_registry_set_without_shared_photos(tmp_pa
 
 
 def test_the_demo_refuses_too_few_photos_before_training(tmp_path, capsys):
-    from colorlab.images import split_of
+    from colorlab.data.photos import split_of
 
     folder = tmp_path / "few"
     folder.mkdir()
@@ -881,7 +881,7 @@ def test_the_demo_refuses_too_few_photos_before_training(tmp_path, capsys):
 
 
 def test_scan_images_takes_a_folder_not_its_characters(tmp_path):
-    from colorlab.images import scan_images
+    from colorlab.data.photos import scan_images
 
     folder = _folder(tmp_path / "d", count=2)
     assert scan_images(str(folder)).counts() == {"usable": 2}

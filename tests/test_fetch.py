@@ -1,4 +1,4 @@
-"""colorlab.fetch and registry.fetch against a local HTTP server: checksums, resume, safety."""
+"""colorlab.data.download and registry.fetch against a local HTTP server: checksums, resume, safety."""
 
 import hashlib
 import io
@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from colorlab import fetch, registry
+from colorlab.data import download, registry
 from conftest import make_photo
 
 
@@ -39,37 +39,37 @@ def _tgz(members: dict[str, bytes], links: dict[str, str] | None = None) -> byte
 
 
 def test_data_home_follows_argument_then_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(fetch.DATA_ENV, str(tmp_path / "env"))
-    assert fetch.data_home() == tmp_path / "env" and (tmp_path / "env").is_dir()
-    assert fetch.data_home(tmp_path / "arg") == tmp_path / "arg"
-    monkeypatch.delenv(fetch.DATA_ENV)
+    monkeypatch.setenv(download.DATA_ENV, str(tmp_path / "env"))
+    assert download.data_home() == tmp_path / "env" and (tmp_path / "env").is_dir()
+    assert download.data_home(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv(download.DATA_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert fetch.data_home().parts[-2:] == ("xdg", "colorlab")
+    assert download.data_home().parts[-2:] == ("xdg", "colorlab")
 
 
 def test_download_checks_sha256_and_reuses_the_verified_file(server, tmp_path):
     data = b"colour " * 10_000
     server.files["/a.bin"] = data
-    path = fetch.download(server.url + "/a.bin", tmp_path, "a.bin", sha256=_sha(data),
+    path = download.download(server.url + "/a.bin", tmp_path, "a.bin", sha256=_sha(data),
                           size=len(data), progress=False)
     assert path.read_bytes() == data and not (tmp_path / "a.bin.part").exists()
     server.close()  # offline from here: the verified copy is used
-    assert fetch.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", sha256=_sha(data),
+    assert download.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", sha256=_sha(data),
                           progress=False) == path
 
 
 def test_wrong_checksum_deletes_the_download(server, tmp_path):
     server.files["/a.bin"] = b"tampered bytes"
-    with pytest.raises(fetch.ChecksumError, match="sha256 .* instead of"):
-        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", sha256=_sha(b"original"),
+    with pytest.raises(download.ChecksumError, match="sha256 .* instead of"):
+        download.download(server.url + "/a.bin", tmp_path, "a.bin", sha256=_sha(b"original"),
                        progress=False)
     assert list(tmp_path.iterdir()) == []  # nothing that could pass for complete
 
 
 def test_wrong_size_is_refused(server, tmp_path):
     server.files["/a.bin"] = b"12345"
-    with pytest.raises(fetch.ChecksumError, match="5 bytes instead of 6"):
-        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", size=6, progress=False)
+    with pytest.raises(download.ChecksumError, match="5 bytes instead of 6"):
+        download.download(server.url + "/a.bin", tmp_path, "a.bin", size=6, progress=False)
     assert not (tmp_path / "a.bin").exists()
 
 
@@ -77,28 +77,28 @@ def test_interrupted_download_leaves_only_a_part_file_and_resumes(server, tmp_pa
     data = bytes(range(256)) * 4000
     server.files["/big.bin"] = data
     server.cut_after = 300_000
-    with pytest.raises(fetch.DownloadError, match="connection closed"):
-        fetch.download(server.url + "/big.bin", tmp_path, "big.bin", sha256=_sha(data),
+    with pytest.raises(download.DownloadError, match="connection closed"):
+        download.download(server.url + "/big.bin", tmp_path, "big.bin", sha256=_sha(data),
                        progress=False)
     assert not (tmp_path / "big.bin").exists()
     assert (tmp_path / "big.bin.part").stat().st_size == 300_000
     server.cut_after = None
-    path = fetch.download(server.url + "/big.bin", tmp_path, "big.bin", sha256=_sha(data),
+    path = download.download(server.url + "/big.bin", tmp_path, "big.bin", sha256=_sha(data),
                           progress=False)
     assert path.read_bytes() == data and server.ranges == ["bytes=300000-"]
 
 
 def test_mirror_is_tried_when_the_first_url_fails(server, tmp_path):
     server.files["/mirror.bin"] = b"data"
-    path = fetch.download([server.url + "/gone.bin", server.url + "/mirror.bin"], tmp_path,
+    path = download.download([server.url + "/gone.bin", server.url + "/mirror.bin"], tmp_path,
                           "x.bin", sha256=_sha(b"data"), progress=False)
     assert path.read_bytes() == b"data"
 
 
 def test_offline_error_names_dataset_url_and_where_to_put_the_file(tmp_path):
     url = "http://127.0.0.1:9/imagenette2-160.tgz"  # port 9 (discard): connection refused
-    with pytest.raises(fetch.DownloadError) as error:
-        fetch.download(url, tmp_path, "imagenette2-160.tgz", dataset="imagenette160",
+    with pytest.raises(download.DownloadError) as error:
+        download.download(url, tmp_path, "imagenette2-160.tgz", dataset="imagenette160",
                        progress=False)
     message = str(error.value)
     assert "'imagenette160'" in message and url in message
@@ -107,36 +107,36 @@ def test_offline_error_names_dataset_url_and_where_to_put_the_file(tmp_path):
 
 def test_file_placed_by_hand_is_verified(tmp_path):
     (tmp_path / "a.bin").write_bytes(b"good")
-    assert fetch.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", sha256=_sha(b"good"),
+    assert download.download("http://127.0.0.1:9/a.bin", tmp_path, "a.bin", sha256=_sha(b"good"),
                           progress=False).read_bytes() == b"good"
     (tmp_path / "b.bin").write_bytes(b"bad")
-    with pytest.raises(fetch.ChecksumError, match="replace it with a good copy"):
-        fetch.download("http://127.0.0.1:9/b.bin", tmp_path, "b.bin", sha256=_sha(b"good"),
+    with pytest.raises(download.ChecksumError, match="replace it with a good copy"):
+        download.download("http://127.0.0.1:9/b.bin", tmp_path, "b.bin", sha256=_sha(b"good"),
                        progress=False)
     assert (tmp_path / "b.bin").exists()  # the user's file is not deleted
 
 
 def test_trust_on_first_use_records_and_then_enforces(server, tmp_path):
     server.files["/a.bin"] = b"first version"
-    path = fetch.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
+    path = download.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
     ledger = json.loads((tmp_path / "checksums.json").read_text())
     assert ledger == {"a.bin": _sha(b"first version")}
     path.unlink()
     server.files["/a.bin"] = b"changed upstream"
-    with pytest.raises(fetch.ChecksumError):
-        fetch.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
+    with pytest.raises(download.ChecksumError):
+        download.download(server.url + "/a.bin", tmp_path, "a.bin", progress=False)
     assert not path.exists()
 
 
 def test_extract_tar_and_zip(tmp_path):
     archive = tmp_path / "a.tgz"
     archive.write_bytes(_tgz({"top/x.txt": b"x", "top/sub/y.txt": b"y"}))
-    out = fetch.extract(archive, tmp_path / "out")
+    out = download.extract(archive, tmp_path / "out")
     assert (out / "top/sub/y.txt").read_bytes() == b"y"
     zpath = tmp_path / "a.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("dir/z.txt", "z")
-    assert (fetch.extract(zpath, tmp_path / "zout") / "dir/z.txt").read_text() == "z"
+    assert (download.extract(zpath, tmp_path / "zout") / "dir/z.txt").read_text() == "z"
 
 
 @pytest.mark.parametrize(
@@ -151,8 +151,8 @@ def test_extract_tar_and_zip(tmp_path):
 def test_extract_refuses_unsafe_tar_members(tmp_path, members, links):
     archive = tmp_path / "bad.tgz"
     archive.write_bytes(_tgz(members, links))
-    with pytest.raises(fetch.UnsafeArchiveError, match="refusing to extract"):
-        fetch.extract(archive, tmp_path / "out")
+    with pytest.raises(download.UnsafeArchiveError, match="refusing to extract"):
+        download.extract(archive, tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tgz"]  # nothing written
 
 
@@ -160,8 +160,8 @@ def test_extract_refuses_unsafe_zip_member(tmp_path):
     archive = tmp_path / "bad.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../../evil.txt", "x")
-    with pytest.raises(fetch.UnsafeArchiveError):
-        fetch.extract(archive, tmp_path / "out")
+    with pytest.raises(download.UnsafeArchiveError):
+        download.extract(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 

@@ -1,4 +1,4 @@
-"""colorlab.images: listing, hash splits, the bad-file scan (one test per kind), near-gray filter."""
+"""colorlab.data.photos: listing, hash splits, the bad-file scan (one test per kind), near-gray filter."""
 
 import io
 import struct
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlab import images
+from colorlab.data import photos
 from conftest import make_photo
 
 
@@ -31,7 +31,7 @@ def _png_header_only(path, width, height):
 
 
 def _scan_one(path, **kwargs):
-    report = images.scan_images([path], **kwargs)
+    report = photos.scan_images([path], **kwargs)
     return report.images[0], report
 
 
@@ -40,28 +40,28 @@ def test_list_images_recursive_sorted_case_insensitive(tmp_path):
     (tmp_path / ".hidden").mkdir()
     for name in ("b/z.JPG", "a.png", "c.txt", ".hidden/x.jpg", "b/.y.jpg", "d.gif"):
         (tmp_path / name).write_bytes(b"x")
-    found = [p.relative_to(tmp_path).as_posix() for p in images.list_images(tmp_path)]
+    found = [p.relative_to(tmp_path).as_posix() for p in photos.list_images(tmp_path)]
     assert found == ["a.png", "b/z.JPG", "d.gif"]
     with pytest.raises(FileNotFoundError, match="not a folder"):
-        images.list_images(tmp_path / "missing")
+        photos.list_images(tmp_path / "missing")
 
 
 def test_split_is_deterministic_and_stable_when_files_are_added():
     names = [f"photo_{i:05d}.jpg" for i in range(4000)]
-    first = {n: images.split_of(n) for n in names}
-    assert first == {n: images.split_of(n) for n in names}  # same on every call
+    first = {n: photos.split_of(n) for n in names}
+    assert first == {n: photos.split_of(n) for n in names}  # same on every call
     shares = {s: sum(v == s for v in first.values()) / len(names) for s in ("train", "val", "test")}
     assert abs(shares["train"] - 0.8) < 0.03 and abs(shares["val"] - 0.1) < 0.02
-    more = images.split_paths([f"extra_{i}.jpg" for i in range(50)] + names[:100])
+    more = photos.split_paths([f"extra_{i}.jpg" for i in range(50)] + names[:100])
     moved = [p.name for s, ps in more.items() for p in ps if p.name in first and first[p.name] != s]
     assert moved == []
     with pytest.raises(ValueError, match="summing to 1"):
-        images.split_of("a.jpg", (0.5, 0.5, 0.5))
+        photos.split_of("a.jpg", (0.5, 0.5, 0.5))
 
 
 def test_split_relative_to_root_separates_equal_names(tmp_path):
     paths = [tmp_path / f"class_{c}" / "0001.jpg" for c in range(40)]
-    splits = images.split_paths(paths, root=tmp_path)
+    splits = photos.split_paths(paths, root=tmp_path)
     assert len({s for s, ps in splits.items() if ps}) > 1  # not all in one split
 
 
@@ -131,20 +131,20 @@ def test_near_gray_filter_drops_grayscale_stored_as_rgb(tmp_path):
     colour = _save(tmp_path / "colour.jpg", make_photo(1))
     gray = np.repeat(make_photo(2)[..., :1], 3, axis=-1)
     gray_path = _save(tmp_path / "gray.jpg", gray)
-    report = images.scan_images([colour, gray_path])
+    report = photos.scan_images([colour, gray_path])
     assert report.paths == [colour]
     assert report.near_gray == [gray_path] and report.skipped == [(gray_path, "near-gray")]
     assert report.counts() == {"usable": 1, "near-gray": 1}
     assert "1 of 2 photos usable; skipped 1: 1 near-gray" == report.summary()
-    assert images.scan_images([colour, gray_path], gray_fraction=None).paths == [colour, gray_path]
+    assert photos.scan_images([colour, gray_path], gray_fraction=None).paths == [colour, gray_path]
 
 
 def test_colourful_fraction_threshold():
     gray = np.full((10, 10, 3), 0.5, np.float32)
-    assert images.colourful_fraction(gray) == 0.0
+    assert photos.colourful_fraction(gray) == 0.0
     tinted = gray.copy()
     tinted[:3, :, 0] = 0.6  # 30 % of pixels clearly reddish
-    assert images.colourful_fraction(tinted) == pytest.approx(0.3)
+    assert photos.colourful_fraction(tinted) == pytest.approx(0.3)
 
 
 def test_exif_orientation_is_read(tmp_path):
@@ -159,7 +159,7 @@ def test_exif_orientation_is_read(tmp_path):
 def test_manifest_caches_and_notices_changes(tmp_path):
     path = _save(tmp_path / "a.png", make_photo())
     manifest = tmp_path / "scan.json"
-    first = images.scan_images([path], manifest=manifest)
+    first = photos.scan_images([path], manifest=manifest)
     assert manifest.exists() and first.paths == [path]
     # A cached entry is reused as it is ...
     import json
@@ -167,12 +167,12 @@ def test_manifest_caches_and_notices_changes(tmp_path):
     cached = json.loads(manifest.read_text())
     cached[path]["info"]["colourful"] = 0.0  # pretend the cache said near-gray
     manifest.write_text(json.dumps(cached))
-    assert images.scan_images([path], manifest=manifest).paths == []
+    assert photos.scan_images([path], manifest=manifest).paths == []
     # ... until the file changes.
     (tmp_path / "a.png").write_bytes(b"")
-    assert images.scan_images([path], manifest=manifest).skipped == [(path, "empty file")]
+    assert photos.scan_images([path], manifest=manifest).skipped == [(path, "empty file")]
     manifest.write_text("{ not json")
-    assert images.scan_images([path], manifest=manifest).skipped == [(path, "empty file")]
+    assert photos.scan_images([path], manifest=manifest).skipped == [(path, "empty file")]
 
 
 def test_png_bytes_helper_is_a_real_png():

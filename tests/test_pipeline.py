@@ -1,11 +1,12 @@
-"""colorlab.pipeline, colorlab.records and the registry contents: the tf.data input pipeline."""
+"""colorlab.data.pipeline, colorlab.data.records and the registry contents: the tf.data input pipeline."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image, ImageOps
 
-from colorlab import color, data, registry
+from colorlab import color, data
+from colorlab.data import registry
 from colorlab.losses import unpack_sparse_target
 from colorlab.quantize import ColorBins
 from conftest import make_photo

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from colorlab import color
-from colorlab.images import GRAY_FRACTION, ScanReport, list_images, scan_images
+from colorlab.data.photos import GRAY_FRACTION, ScanReport, list_images, scan_images
 from colorlab.losses import pack_sparse_target
 from colorlab.quantize import ColorBins
 
@@ -265,8 +265,8 @@ def make_dataset(
     Args:
         source: A registry name (``"sample"``, ``"imagenette160"``, ``"cifar10"``, ...;
             fetched if needed), a folder, a list of image files, a
-            :class:`~colorlab.images.ScanReport`, a TFRecord file, list or glob written by
-            :func:`colorlab.records.write_tfrecords`, or photos as an (N, H, W, 3) uint8
+            :class:`~colorlab.data.photos.ScanReport`, a TFRecord file, list or glob written by
+            :func:`colorlab.data.records.write_tfrecords`, or photos as an (N, H, W, 3) uint8
             array or an (images, labels) pair (CIFAR-10 as Keras loads it).
         training: Random crop and flip (and shuffling); False: centre crop, in file order.
         image_size: Side of the square crops, in pixels (176 in Zhang et al.'s training).
@@ -280,8 +280,8 @@ def make_dataset(
         labels: For "ab+label": "folder" (the parent folder names, sorted, give the class
             indices) or a dict {path: class index}.
         split: "train", "val" or "test": the publisher's split for registry data sets that
-            have one, otherwise the hash split of :func:`colorlab.images.split_paths`.
-        gray_fraction: The near-gray filter of :func:`colorlab.images.scan_images` (None: off).
+            have one, otherwise the hash split of :func:`colorlab.data.photos.split_paths`.
+        gray_fraction: The near-gray filter of :func:`colorlab.data.photos.scan_images` (None: off).
         shuffle_buffer: Shuffle buffer (training); default: all files (shuffled by name).
         cache: Cache decoded, scaled photos in memory (True) or in a file (its path), before
             the random crop, so later epochs skip decoding.
@@ -289,7 +289,7 @@ def make_dataset(
         drop_remainder: Drop a last, smaller batch; default: True when training.
         deterministic: Same batches, in the same order, on every run with the same seed.
         seed: Seed of shuffling and augmentation (default 0 when deterministic).
-        data_dir: Where registry data sets are cached (see :func:`colorlab.fetch.data_home`).
+        data_dir: Where registry data sets are cached (see :func:`colorlab.data.download.data_home`).
 
     Returns:
         A dataset of ``(L, y)``; ``L`` is (B, image_size, image_size, 1). The dataset carries
@@ -299,7 +299,7 @@ def make_dataset(
     Raises:
         ValueError: an unknown target, no usable photos, or labels missing for "ab+label".
     """
-    from colorlab import records
+    from colorlab.data import records
 
     if target is not None and target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS} or None, got {target!r}.")
@@ -413,7 +413,7 @@ def _array_source(source: Any, split: str | None, data_dir: Any) -> tuple | None
     Array sources: a registry data set stored as arrays (CIFAR-10), an (N, H, W, 3) uint8
     array, or an (images, labels) pair.
     """
-    from colorlab import registry
+    from colorlab.data import registry
 
     if isinstance(source, str) and source in registry.names():
         if registry.entry(source).get("kind") != "arrays":
@@ -442,7 +442,7 @@ def _scan(
     source: Any, split: str | None, gray_fraction: float | None, data_dir: Any
 ) -> ScanReport:
     """Resolves a source to scanned files."""
-    from colorlab import registry
+    from colorlab.data import registry
 
     if isinstance(source, ScanReport):
         return source if split is None else _split_report(source, split)
@@ -467,7 +467,7 @@ def _scan(
 
 
 def _hash_split(paths: Sequence[pathlib.Path], root: Any, split: str) -> list[pathlib.Path]:
-    from colorlab.images import split_paths
+    from colorlab.data.photos import split_paths
 
     splits = split_paths(paths, root=root)
     if split not in splits:

@@ -4,7 +4,7 @@
 describes every data set colorlab knows: its files with URLs, sizes and sha256 checksums
 where the publisher or a well-kept listing states them, its number of images, licence,
 citation, archive layout and splits. :func:`fetch` downloads, verifies and unpacks one (see
-:mod:`colorlab.fetch` for the safety rules) and returns the folder of its photos.
+:mod:`colorlab.data.download` for the safety rules) and returns the folder of its photos.
 
 ``sample`` needs no download: the colour photos scikit-image and scikit-learn ship are
 copied into the cache. It is the default wherever a data set is optional.
@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from colorlab.fetch import ChecksumError, data_home, download, extract
-from colorlab.fetch import forget as forget_download
+from colorlab.data.download import ChecksumError, data_home, download, extract
+from colorlab.data.download import forget as forget_download
 from colorlab.files import make_private_folder
-from colorlab.images import list_images, split_paths
+from colorlab.data.photos import list_images, split_paths
 
 __all__ = [
     "describe", "download_size", "entry", "fetch", "forget", "image_files", "is_downloaded",
@@ -84,7 +84,7 @@ def fetch(
 
     Args:
         name: A registry name (see :func:`names`). ``"folder"`` is not fetched: pass your
-            folder to :func:`colorlab.pipeline.make_dataset` directly.
+            folder to :func:`colorlab.data.pipeline.make_dataset` directly.
         data_dir: Cache folder (default ``$COLORLAB_DATA`` or the per-user cache).
         progress: Show download progress.
 
@@ -92,8 +92,8 @@ def fetch(
         The folder that holds the data set's images (for CIFAR-10, its batch files).
 
     Raises:
-        colorlab.fetch.DownloadError: offline or unreachable, with where to put the file.
-        colorlab.fetch.ChecksumError: a file fails its size or sha256 check.
+        colorlab.data.download.DownloadError: offline or unreachable, with where to put the file.
+        colorlab.data.download.ChecksumError: a file fails its size or sha256 check.
     """
     e = entry(name)
     kind = e.get("kind")
@@ -187,7 +187,7 @@ def image_files(
     """The photo files of a registry data set (fetched if needed), optionally one split.
 
     A data set whose publisher splits it (Imagenette, BSDS500) uses that split; the others
-    are split by a hash of the file names (:func:`colorlab.images.split_paths`).
+    are split by a hash of the file names (:func:`colorlab.data.photos.split_paths`).
 
     Returns:
         (paths, manifest): the files, and the path of the scan cache for this data set.

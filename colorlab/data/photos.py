@@ -5,7 +5,7 @@ named ``.jpg``, truncated downloads, CMYK JPEGs, 1 x 1 pixels, decompression bom
 grayscale photos stored as RGB (a few percent of ImageNet; they teach a model sepia).
 :func:`scan_images` opens every file once (header, then a reduced-size decode), and sorts
 them into usable photos and skipped files, each skipped file with its reason, so nothing is
-lost silently. The tf.data pipeline (:mod:`colorlab.pipeline`) then reads only usable photos.
+lost silently. The tf.data pipeline (:mod:`colorlab.data.pipeline`) then reads only usable photos.
 
 The scan needs Pillow; the pipeline decodes with TensorFlow.
 """

@@ -3,12 +3,12 @@
 A facade over the modules that do the work, so a notebook needs only ``from colorlab import
 data``:
 
-- :mod:`colorlab.registry`: ``datasets.yaml``, :func:`fetch`, :func:`forget`, :func:`describe`.
-- :mod:`colorlab.fetch`: checksummed, resumable downloads and safe extraction.
-- :mod:`colorlab.images`: :func:`list_images`, hash splits, :func:`scan_images` (bad files
+- :mod:`colorlab.data.registry`: ``datasets.yaml``, :func:`fetch`, :func:`forget`, :func:`describe`.
+- :mod:`colorlab.data.download`: checksummed, resumable downloads and safe extraction.
+- :mod:`colorlab.data.photos`: :func:`list_images`, hash splits, :func:`scan_images` (bad files
   and the near-gray filter).
-- :mod:`colorlab.pipeline`: :func:`make_dataset` and :func:`encode_batch`.
-- :mod:`colorlab.records`: :func:`write_tfrecords`, :func:`read_tfrecords`.
+- :mod:`colorlab.data.pipeline`: :func:`make_dataset` and :func:`encode_batch`.
+- :mod:`colorlab.data.records`: :func:`write_tfrecords`, :func:`read_tfrecords`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from colorlab.fetch import ChecksumError, DownloadError, UnsafeArchiveError, data_home
-from colorlab.images import (
+from colorlab.data.download import ChecksumError, DownloadError, UnsafeArchiveError, data_home
+from colorlab.data.photos import (
     GRAY_CHROMA,
     GRAY_FRACTION,
     ScanReport,
@@ -28,10 +28,10 @@ from colorlab.images import (
     split_of,
     split_paths,
 )
-from colorlab.pipeline import TARGETS, encode_batch, load_photo, make_dataset
+from colorlab.data.pipeline import TARGETS, encode_batch, load_photo, make_dataset
 from colorlab.quantize import ColorBins
-from colorlab.records import read_tfrecords, write_tfrecords
-from colorlab.registry import describe, fetch, forget, image_files, load_arrays, names
+from colorlab.data.records import read_tfrecords, write_tfrecords
+from colorlab.data.registry import describe, fetch, forget, image_files, load_arrays, names
 
 __all__ = [
     "GRAY_CHROMA",

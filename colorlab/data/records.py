@@ -4,7 +4,7 @@ Reading 36,500 small JPEG files from a network disk or a bucket is slow; reading
 files is not. :func:`write_tfrecords` decodes each usable photo once (EXIF rotation applied),
 scales its shorter side to ``short_side`` and re-encodes it as JPEG into shards;
 :func:`read_tfrecords` gives back (photo, label) pairs that
-:func:`colorlab.pipeline.make_dataset` crops and encodes like files.
+:func:`colorlab.data.pipeline.make_dataset` crops and encodes like files.
 
 Writing resumes: each shard is written to a private temporary file and renamed when
 complete, so an interrupted run redoes only unfinished shards.
@@ -22,7 +22,7 @@ import tensorflow as tf
 from PIL import Image, ImageOps
 
 from colorlab.files import atomic_path
-from colorlab.images import ScanReport
+from colorlab.data.photos import ScanReport
 
 __all__ = ["count_records", "is_record_source", "read_tfrecords", "write_tfrecords"]
 
@@ -47,7 +47,7 @@ def write_tfrecords(
     """Writes photos as sharded TFRecords of JPEGs whose shorter side is ``short_side``.
 
     Args:
-        photos: A :class:`~colorlab.images.ScanReport` (its usable photos, EXIF orientation
+        photos: A :class:`~colorlab.data.photos.ScanReport` (its usable photos, EXIF orientation
             applied) or a list of files.
         out_dir: Output folder (created).
         shards: Number of shards; default: about 100 MB each (at least 1).
@@ -127,7 +127,7 @@ def read_tfrecords(
         source: A shard, a glob such as ``"records/photos-*.tfrecord"``, or a list.
         short_side: Scale the photos' shorter side to this (None: as stored).
     """
-    from colorlab.pipeline import resize_short_side, decode_photo
+    from colorlab.data.pipeline import resize_short_side, decode_photo
 
     if isinstance(source, (str, os.PathLike)):
         files = sorted(tf.io.gfile.glob(os.fspath(source)))
