@@ -40,8 +40,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from colorlab import evaluate  # noqa: E402
-from colorlab.data import download, registry  # noqa: E402
+from colorlab.data import download  # noqa: E402
 from colorlab.data.photos import list_images  # noqa: E402
+from colorlab.data.sources import split_files  # noqa: E402
 from colorlab.models import load_model  # noqa: E402
 from colorlab.train import TrainConfig, train  # noqa: E402
 
@@ -148,8 +149,8 @@ def main() -> None:
             train_files, val_files = list_images(data), list_images(source["val"])
         else:
             data = source["data"]
-            train_files = registry.split_files(data, "train")
-            val_files = registry.split_files(data, "val")
+            train_files = split_files(data, "train")
+            val_files = split_files(data, "val")
     except (download.DownloadError, download.ChecksumError) as error:
         raise SystemExit(f"does_it_learn: {error}") from None
     runs = {

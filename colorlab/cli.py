@@ -102,10 +102,10 @@ def _demo(args: argparse.Namespace) -> int:
 def _demo_photos(data: str) -> list:
     """The demo's held-out photos, after saying up front how the photos split (and refusing
     a data set too small to both train and hold out)."""
-    from colorlab.data import registry
     from colorlab.data.photos import scan_images
+    from colorlab.data.sources import split_files
 
-    reports = {split: scan_images(registry.split_files(data, split))
+    reports = {split: scan_images(split_files(data, split))
                for split in ("train+val", "test")}
     counts = {split: len(report.usable) for split, report in reports.items()}
     print(f"Photos of {data!r}, split by a hash of each name (80/10/10 on average; a small "
@@ -304,10 +304,11 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     is named in a warning.
     """
     from colorlab import evaluate
-    from colorlab.data import registry
     from colorlab.colorize import colorize
+    from colorlab.data import registry
+    from colorlab.data.sources import split_files
 
-    files = registry.split_files(data, split)[:limit]
+    files = split_files(data, split)[:limit]
     if not files:
         raise ValueError(f"No photos in the {split!r} split of {data!r}.")
     photos, names = evaluate.load_photos(files, size)
@@ -316,7 +317,7 @@ def _score(methods: list, data: str, split: str, *, size: int, render_size: int 
     mean_split = (same_data[0].config.train_split if same_data else "train") \
         or "train+val+test"
     scored = set(files)
-    mean_files = [f for f in registry.split_files(data, mean_split) if f not in scored][:500]
+    mean_files = [f for f in split_files(data, mean_split) if f not in scored][:500]
     mean, mean_note = None, "no mean-colour baseline (no other photos to take it from)"
     if mean_files:  # a mean needs no detail: small crops keep 500 photos in little memory
         mean = evaluate.mean_ab(evaluate.load_photos(mean_files, min(size, 128))[0])

@@ -28,6 +28,7 @@ import numpy as np
 from keras import ops
 
 from colorlab.color import L_RANGE
+from colorlab.data.targets import unpack_sparse_target
 from colorlab.quantize import ColorBins
 
 __all__ = [
@@ -35,41 +36,9 @@ __all__ = [
     "CombinedLoss",
     "RebalancedCrossEntropy",
     "SpatialSmoothness",
-    "pack_sparse_target",
-    "unpack_sparse_target",
 ]
 
 _EPSILON = 1e-7
-
-
-def pack_sparse_target(indices: Any, weights: Any) -> Any:
-    """Packs a sparse soft encoding into one float32 tensor that Keras can carry as a target.
-
-    Args:
-        indices: (..., k) integer bin indices (exact in float32 for Q < 2^24).
-        weights: (..., k) weights.
-
-    Returns:
-        (..., 2k) float32: indices, then weights. numpy in gives numpy out.
-    """
-    packed = ops.concatenate([ops.cast(indices, "float32"), ops.cast(weights, "float32")], -1)
-    if isinstance(indices, np.ndarray) and isinstance(weights, np.ndarray):
-        return ops.convert_to_numpy(packed)
-    return packed
-
-
-def unpack_sparse_target(target: Any) -> tuple[Any, Any]:
-    """Inverse of :func:`pack_sparse_target`: (..., 2k) -> (indices int32, weights float32)."""
-    if isinstance(target, (tuple, list)):
-        indices, weights = target
-        return ops.cast(indices, "int32"), ops.cast(weights, "float32")
-    width = target.shape[-1]
-    if width is None or width % 2:
-        raise ValueError(
-            f"A packed sparse target has an even last axis (k indices, k weights), got {width}."
-        )
-    k = width // 2
-    return ops.cast(ops.round(target[..., :k]), "int32"), ops.cast(target[..., k:], "float32")
 
 
 @keras.saving.register_keras_serializable(package="colorlab")

@@ -154,7 +154,7 @@ def plot_photo_grid(photos: Any, titles: Any = None, columns: int = 4, size: flo
     """
     import matplotlib.pyplot as plt
 
-    from colorlab.data.pipeline import load_photo
+    from colorlab.data.decode import load_photo
 
     photos = [load_photo(str(p)).numpy() if not hasattr(p, "shape") else p for p in photos]
     rows = max(1, -(-len(photos) // columns))
@@ -186,8 +186,7 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
     import matplotlib.pyplot as plt
 
     from colorlab.color import AB_SCALE, denormalize_ab, denormalize_l
-    from colorlab.losses import unpack_sparse_target
-    from colorlab.data.pipeline import target_pixels
+    from colorlab.data.targets import target_pixels, unpack_sparse_target
 
     bins = bins if bins is not None else ColorBins.zhang313()
     x = np.asarray(x)

@@ -86,7 +86,7 @@ RECIPES: dict[str, dict[str, Any]] = {
                             image_size=224),
     "resnet_colorizer": dict(target="ab", loss="mse", optimizer="adam", learning_rate=1e-3,
                              image_size=176),
-    "iizuka_two_stream": dict(target="ab+label", loss="joint", optimizer="adadelta",
+    "iizuka_two_stream": dict(target="ab+class", loss="joint", optimizer="adadelta",
                               learning_rate=1.0, image_size=224),
     "unet_generator": dict(target="ab", loss="l1", optimizer="adam", learning_rate=2e-4,
                            beta_1=0.5, image_size=256),
@@ -438,7 +438,7 @@ def compile_for(
             weights = rebalance_weights(prior, lam=config.rebalance_lambda)
         loss = losses.RebalancedCrossEntropy(weights, sparse=True)
         model.compile(optimizer, loss=loss, jit_compile=jit)
-    elif config.target == "ab+label":
+    elif config.target == "ab+class":
         model.compile(optimizer, **models.joint_loss(), jit_compile=jit)
     else:
         norm = {"mse": "l2", "l1": "l1", "huber": "huber"}[config.loss]
@@ -534,11 +534,10 @@ def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strat
     try:
         # After a resume the photos are reshuffled, seeded by the step reached.
         start_hint = int(state.get("step", 0))
-        source, split = _source(config, config.train_split, data_dir)
         train_data = make_dataset(
-            source, split=split, training=True, image_size=config.image_size,
+            config.data, split=config.train_split, training=True, image_size=config.image_size,
             target=config.target, batch_size=config.batch_size, cache=config.cache,
-            labels="folder" if config.target == "ab+label" else None, data_dir=data_dir,
+            labels="folder" if config.target == "ab+class" else None, data_dir=data_dir,
             seed=config.seed + start_hint, repeat=True,
         )
         _report_photos("Training", config.train_split, train_data.scan_report)
@@ -659,23 +658,8 @@ def _prior_for(config: TrainConfig, data_dir: Any) -> np.ndarray | None:
         return zhang_imagenet_prior()
     from colorlab.data import dataset_prior
 
-    source, split = _source(config, config.train_split, data_dir)
-    if split is not None:
-        from colorlab.data.pipeline import make_dataset
-
-        source = make_dataset(source, split=split, training=False, data_dir=data_dir,
-                              target=None).scan_report
-    return dataset_prior(source, ColorBins.zhang313(), image_size=config.image_size,
-                         data_dir=data_dir)
-
-
-def _source(config: TrainConfig, split: str | None, data_dir: Any) -> tuple[Any, str | None]:
-    """(source, split) for make_dataset; a union of splits ("train+val") becomes a file list."""
-    if split is None or "+" not in split:
-        return config.data, split
-    from colorlab.data.registry import split_files
-
-    return split_files(config.data, split, data_dir), None
+    return dataset_prior(config.data, ColorBins.zhang313(), split=config.train_split,
+                         image_size=config.image_size, data_dir=data_dir)
 
 
 def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | None]:
@@ -685,12 +669,12 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
     if config.val_split is None:
         return None, None
     try:
-        source, split = _source(config, config.val_split, data_dir)
-        common = dict(training=False, split=split, image_size=config.image_size,
+        source = config.data
+        common = dict(training=False, split=config.val_split, image_size=config.image_size,
                       data_dir=data_dir)
         val = make_dataset(
             source, target=config.target, batch_size=config.batch_size,
-            labels="folder" if config.target == "ab+label" else None, repeat=True,
+            labels="folder" if config.target == "ab+class" else None, repeat=True,
             drop_remainder=True, **common,
         )
         photos = None

@@ -296,7 +296,8 @@ def test_photos_tensorflow_cannot_decode_are_counted_and_none_usable_is_an_error
 
 @pytest.mark.skipif(sys.platform in ("darwin", "win32"), reason="file names must be UTF-8")
 def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
-    from colorlab.data.photos import list_images, scan_images, split_paths
+    from colorlab.data.photos import list_images, scan_images
+    from colorlab.data.sources import split_paths
 
     folder = _folder(tmp_path / "d", count=2)
     bad = os.fsencode(folder) + b"/caf\xe9.png"
@@ -574,7 +575,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
 def test_a_very_long_strip_is_cropped_before_scaling():
     import tensorflow as tf
 
-    from colorlab.data.pipeline import resize_short_side
+    from colorlab.data.decode import resize_short_side
 
     strip = tf.zeros([16, 200_000, 3])
     assert resize_short_side(strip, 201).shape == (201, 804, 3)
@@ -807,7 +808,7 @@ def test_show_model_leaves_no_stray_output():
 @pytest.fixture(scope="module")
 def labelled_photos(tmp_path_factory):
     """24 small photos in two class folders; the hash split puts some in val."""
-    from colorlab.data.photos import split_paths
+    from colorlab.data.sources import split_paths
 
     root = tmp_path_factory.mktemp("labelled") / "photos"
     for c in range(2):
@@ -860,7 +861,7 @@ def test_does_it_learn_falls_back_to_a_registry_set_without_shared_photos(tmp_pa
 
 
 def test_the_demo_refuses_too_few_photos_before_training(tmp_path, capsys):
-    from colorlab.data.photos import split_of
+    from colorlab.data.sources import split_of
 
     folder = tmp_path / "few"
     folder.mkdir()

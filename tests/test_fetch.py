@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from colorlab.data import download, registry
+from colorlab.data.sources import split_files
 from conftest import make_photo
 
 
@@ -181,7 +182,8 @@ def test_registry_fetch_end_to_end_from_a_local_server(server, tmp_path, monkeyp
     monkeypatch.setattr(registry, "load_registry", lambda: entries)
     root = registry.fetch("tiny", data_dir=tmp_path, progress=False)
     assert root == tmp_path / "tiny" / "set" / "set"
-    paths, manifest = registry.image_files("tiny", split="val", data_dir=tmp_path)
+    paths = split_files("tiny", "val", data_dir=tmp_path)
+    manifest = registry.scan_cache("tiny", "val", data_dir=tmp_path)
     assert len(paths) == 6 and all("/val/" in p.as_posix() for p in paths)
     assert manifest.name == "scan-val.json"
     server.close()  # fetched once: works offline from now on

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlab.data import photos
+from colorlab.data import photos, sources
 from conftest import make_photo
 
 
@@ -48,20 +48,20 @@ def test_list_images_recursive_sorted_case_insensitive(tmp_path):
 
 def test_split_is_deterministic_and_stable_when_files_are_added():
     names = [f"photo_{i:05d}.jpg" for i in range(4000)]
-    first = {n: photos.split_of(n) for n in names}
-    assert first == {n: photos.split_of(n) for n in names}  # same on every call
+    first = {n: sources.split_of(n) for n in names}
+    assert first == {n: sources.split_of(n) for n in names}  # same on every call
     shares = {s: sum(v == s for v in first.values()) / len(names) for s in ("train", "val", "test")}
     assert abs(shares["train"] - 0.8) < 0.03 and abs(shares["val"] - 0.1) < 0.02
-    more = photos.split_paths([f"extra_{i}.jpg" for i in range(50)] + names[:100])
+    more = sources.split_paths([f"extra_{i}.jpg" for i in range(50)] + names[:100])
     moved = [p.name for s, ps in more.items() for p in ps if p.name in first and first[p.name] != s]
     assert moved == []
     with pytest.raises(ValueError, match="summing to 1"):
-        photos.split_of("a.jpg", (0.5, 0.5, 0.5))
+        sources.split_of("a.jpg", (0.5, 0.5, 0.5))
 
 
 def test_split_relative_to_root_separates_equal_names(tmp_path):
     paths = [tmp_path / f"class_{c}" / "0001.jpg" for c in range(40)]
-    splits = photos.split_paths(paths, root=tmp_path)
+    splits = sources.split_paths(paths, root=tmp_path)
     assert len({s for s, ps in splits.items() if ps}) > 1  # not all in one split
 
 

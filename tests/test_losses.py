@@ -9,9 +9,8 @@ from colorlab.losses import (
     CombinedLoss,
     RebalancedCrossEntropy,
     SpatialSmoothness,
-    pack_sparse_target,
-    unpack_sparse_target,
 )
+from colorlab.data.targets import pack_sparse_target, unpack_sparse_target
 from colorlab.quantize import ColorBins
 from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
 

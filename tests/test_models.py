@@ -6,6 +6,7 @@ import pytest
 from conftest import ROOT
 
 from colorlab import color, losses, models
+from colorlab.data.targets import pack_sparse_target
 from colorlab.quantize import ColorBins
 
 # Tiny versions of every builder: (name, kwargs, input sizes to try).
@@ -200,7 +201,7 @@ def _compile_for(name, model):
 def _targets_for(name, model, x, rng):
     if name == "zhang_eccv16":
         ab = rng.uniform(-60, 60, (2, 8, 8, 2)).astype("float32")
-        return losses.pack_sparse_target(*ColorBins.zhang313().soft_encode(ab, sparse=True))
+        return pack_sparse_target(*ColorBins.zhang313().soft_encode(ab, sparse=True))
     if name == "iizuka_two_stream":
         return {"ab": rng.uniform(-0.5, 0.5, (2, 32, 32, 2)).astype("float32"),
                 "class": np.array([1, 3])}
@@ -256,7 +257,7 @@ def test_models_train_on_the_pipelines_batches():
     cases = [
         ("zhang_eccv16", "soft", dict(loss=losses.RebalancedCrossEntropy(sparse=True))),
         ("resnet_colorizer", "ab", dict(loss="mse")),
-        ("iizuka_two_stream", "ab+label", models.joint_loss()),
+        ("iizuka_two_stream", "ab+class", models.joint_loss()),
     ]
     for name, target, compile_args in cases:
         model = models.build(name, **TINY[name])

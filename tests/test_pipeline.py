@@ -7,7 +7,7 @@ from PIL import Image, ImageOps
 
 from colorlab import color, data
 from colorlab.data import registry
-from colorlab.losses import unpack_sparse_target
+from colorlab.data.targets import Target, unpack_sparse_target
 from colorlab.quantize import ColorBins
 from conftest import make_photo
 
@@ -100,12 +100,12 @@ def test_encode_batch_targets_agree_with_colorlab_functions():
     ref_i, ref_w = bins.soft_encode(ab_small, sparse=True)
     np.testing.assert_array_equal(np.asarray(indices), ref_i)
     np.testing.assert_allclose(np.asarray(weights), ref_w, atol=1e-5)
-    _, hard = data.encode_batch(tf.constant(rgb), "hard", target_downsample=1)
+    _, hard = data.encode_batch(tf.constant(rgb), Target("hard", downsample=1))
     np.testing.assert_array_equal(hard.numpy(), bins.hard_encode(lab[..., 1:]))
-    _, dense = data.encode_batch(tf.constant(rgb), "soft", sparse=False)
+    _, dense = data.encode_batch(tf.constant(rgb), Target("soft", sparse=False))
     assert dense.shape == (2, 8, 8, 313)
     np.testing.assert_allclose(dense.numpy().sum(-1), 1.0, atol=1e-5)
-    _, ab = data.encode_batch(tf.constant(rgb), "ab", ab_scale=color.AB_SCALE_VGG)
+    _, ab = data.encode_batch(tf.constant(rgb), Target("ab", ab_scale=color.AB_SCALE_VGG))
     np.testing.assert_allclose(ab.numpy() * 128, lab[..., 1:], atol=2e-3)
     with pytest.raises(ValueError, match="target must be one of"):
         data.encode_batch(tf.constant(rgb), "rgb")
@@ -124,14 +124,14 @@ def test_make_dataset_counts_bad_files_and_filters_gray(folder):
 
 
 def test_make_dataset_with_labels_from_folders(folder):
-    ds = data.make_dataset(folder, batch_size=10, target="ab+label", labels="folder",
+    ds = data.make_dataset(folder, batch_size=10, target="ab+class", labels="folder",
                            training=False, image_size=48)
     assert ds.class_names == ["cats", "dogs"]
     x, y = next(iter(ds))
     ab, label = y["ab"], y["class"]
     assert ab.shape == (10, 48, 48, 2) and sorted(label.numpy().tolist()) == [0] * 5 + [1] * 5
     with pytest.raises(ValueError, match="needs labels"):
-        data.make_dataset(folder, target="ab+label")
+        data.make_dataset(folder, target="ab+class")
 
 
 def test_deterministic_mode_repeats_batches_and_seeds_differ(folder):
@@ -256,7 +256,7 @@ def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):
     import tarfile
 
     images = np.stack([make_photo(i, (32, 32)) for i in range(6)])
-    ds = data.make_dataset((images, np.arange(6)), target="ab+label", image_size=32,
+    ds = data.make_dataset((images, np.arange(6)), target="ab+class", image_size=32,
                            batch_size=3, training=False)
     x, y = next(iter(ds))
     label = y["class"]

@@ -1,103 +1,58 @@
-"""Data in one import: the registry, fetching, photo files, the tf.data pipeline, TFRecords.
+"""Data in one subpackage: one path from a source to batches.
 
-A facade over the modules that do the work, so a notebook needs only ``from colorlab import
-data``:
+The path, in the order a photo travels it:
 
-- :mod:`colorlab.data.registry`: ``datasets.yaml``, :func:`fetch`, :func:`forget`, :func:`describe`.
-- :mod:`colorlab.data.download`: checksummed, resumable downloads and safe extraction.
-- :mod:`colorlab.data.photos`: :func:`list_images`, hash splits, :func:`scan_images` (bad files
-  and the near-gray filter).
-- :mod:`colorlab.data.pipeline`: :func:`make_dataset` and :func:`encode_batch`.
-- :mod:`colorlab.data.records`: :func:`write_tfrecords`, :func:`read_tfrecords`.
+1. :mod:`colorlab.data.registry`: ``datasets.yaml``, what each data set is; :func:`fetch`
+   downloads one through :mod:`colorlab.data.download` (checksummed, resumable, safe
+   extraction).
+2. :mod:`colorlab.data.photos`: :func:`list_images`, :func:`scan_images` (bad files skipped
+   and counted, EXIF orientation, the near-gray filter).
+3. :mod:`colorlab.data.sources`: :func:`resolve` a source and a split into a
+   :class:`PhotoSet` (files, labels, what was skipped); :func:`split_files`, the one split.
+4. :mod:`colorlab.data.decode` and :mod:`colorlab.data.targets`: one photo, and one batch's
+   target (:class:`Target`), in the TensorFlow graph.
+5. :mod:`colorlab.data.pipeline`: :func:`make_dataset`, the tf.data batches;
+   :mod:`colorlab.data.records`: TFRecord shards.
+
+``from colorlab import data`` gives every name below. Names that need TensorFlow load it
+on first use, so listing or fetching data sets stays light.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 from typing import Any
 
-import numpy as np
+#: Where each name lives (loaded on first use: PEP 562).
+_NAMES = {
+    "ChecksumError": "download", "DownloadError": "download", "UnsafeArchiveError": "download",
+    "data_home": "download",
+    "GRAY_CHROMA": "photos", "GRAY_FRACTION": "photos", "ScanReport": "photos",
+    "list_images": "photos", "scan_images": "photos",
+    "SPLITS": "sources", "PhotoSet": "sources", "resolve": "sources",
+    "split_files": "sources", "split_of": "sources", "split_paths": "sources",
+    "describe": "registry", "fetch": "registry", "forget": "registry",
+    "image_files": "registry", "load_arrays": "registry", "names": "registry",
+    "load_photo": "decode",
+    "TARGETS": "targets", "Target": "targets", "encode_batch": "targets",
+    "make_dataset": "pipeline", "dataset_prior": "pipeline",
+    "read_tfrecords": "records", "write_tfrecords": "records",
+}
+_MODULES = ("decode", "download", "photos", "pipeline", "records", "registry", "sources",
+            "targets")
 
-from colorlab.data.download import ChecksumError, DownloadError, UnsafeArchiveError, data_home
-from colorlab.data.photos import (
-    GRAY_CHROMA,
-    GRAY_FRACTION,
-    ScanReport,
-    list_images,
-    scan_images,
-    split_of,
-    split_paths,
-)
-from colorlab.data.pipeline import TARGETS, encode_batch, load_photo, make_dataset
-from colorlab.quantize import ColorBins
-from colorlab.data.records import read_tfrecords, write_tfrecords
-from colorlab.data.registry import describe, fetch, forget, image_files, load_arrays, names
-
-__all__ = [
-    "GRAY_CHROMA",
-    "GRAY_FRACTION",
-    "TARGETS",
-    "ChecksumError",
-    "DownloadError",
-    "ScanReport",
-    "UnsafeArchiveError",
-    "data_home",
-    "dataset_prior",
-    "describe",
-    "encode_batch",
-    "fetch",
-    "forget",
-    "image_files",
-    "list_images",
-    "load_arrays",
-    "load_photo",
-    "make_dataset",
-    "names",
-    "read_tfrecords",
-    "scan_images",
-    "split_of",
-    "split_paths",
-    "write_tfrecords",
-]
+__all__ = sorted(_NAMES)
 
 
-def dataset_prior(
-    source: Any = "sample",
-    bins: ColorBins | None = None,
-    *,
-    sigma: float = 5.0,
-    image_size: int = 176,
-    batch_size: int = 32,
-    progress: bool = True,
-    data_dir: str | os.PathLike | None = None,
-) -> np.ndarray:
-    """The empirical ab prior of a data set (Zhang et al. 2016, Sec. 2.2), with a progress bar.
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"colorlab.data.{_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _MODULES:
+        return importlib.import_module(f"colorlab.data.{name}")
+    raise AttributeError(f"module 'colorlab.data' has no attribute {name!r}")
 
-    Every usable photo counts once, as its centre crop (``make_dataset(training=False)``),
-    through :func:`colorlab.rebalance.empirical_prior`.
 
-    Args:
-        source: Anything :func:`make_dataset` accepts.
-        bins: The bins (default: the 313 of Zhang et al.).
-        sigma: Gaussian smoothing in ab units.
-        image_size: Crop side in pixels.
-        batch_size: Photos per batch.
-        progress: Show a progress bar.
-        data_dir: Cache folder of registry data sets.
-
-    Returns:
-        (Q,) float64 summing to 1.
-    """
-    from colorlab.color import AB_SCALE
-    from colorlab.rebalance import empirical_prior
-
-    bins = bins if bins is not None else ColorBins.zhang313()
-    dataset = make_dataset(
-        source, training=False, image_size=image_size, target="ab", batch_size=batch_size,
-        data_dir=data_dir,
-    )
-    ab = dataset.map(lambda x, y: y * AB_SCALE)
-    total = None
-    if dataset.num_photos is not None:
-        total = -(-dataset.num_photos // batch_size)
-    return empirical_prior(ab, bins, sigma=sigma, progress=progress, total=total)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_NAMES, *_MODULES])

@@ -13,7 +13,6 @@ The scan needs Pillow; the pipeline decodes with TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import pathlib
@@ -44,8 +43,6 @@ __all__ = [
     "list_images",
     "mark_output_folder",
     "scan_images",
-    "split_of",
-    "split_paths",
 ]
 
 #: File suffixes :func:`list_images` picks up (lower case); TensorFlow decodes all four formats.
@@ -149,58 +146,6 @@ def mark_output_folder(folder: str | os.PathLike, what: str) -> bool:
 def is_output_folder(folder: str | os.PathLike) -> bool:
     """True if ``folder`` holds colorlab's results (see :func:`mark_output_folder`)."""
     return os.path.lexists(os.path.join(folder, OUTPUT_MARKER))
-
-
-def split_of(name: str, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> str:
-    """Deterministic split ("train", "val" or "test") of a file, from a hash of its name.
-
-    The same name lands in the same split on every machine and every run, and adding files
-    never moves existing ones between splits.
-
-    Args:
-        name: The file's name or its path relative to the data root (posix separators).
-        fractions: Shares of train, val and test (summing to 1).
-    """
-    fractions = _check_fractions(fractions)
-    # surrogateescape: a file name that is not valid UTF-8 still gets its split.
-    digest = hashlib.sha1(name.encode("utf-8", "surrogateescape")).digest()
-    position = int.from_bytes(digest[:8], "big") / 2.0**64
-    if position < fractions[0]:
-        return "train"
-    if position < fractions[0] + fractions[1]:
-        return "val"
-    return "test"
-
-
-def split_paths(
-    paths: Iterable[str | os.PathLike],
-    root: str | os.PathLike | None = None,
-    fractions: Sequence[float] = (0.8, 0.1, 0.1),
-) -> dict[str, list[pathlib.Path]]:
-    """Splits files into {"train", "val", "test"} by a hash of their names (see :func:`split_of`).
-
-    Args:
-        paths: Image files.
-        root: Hash the path relative to this folder (so sub-folders with equal file names do
-            not collide); by default the file name alone.
-        fractions: Shares of train, val and test.
-    """
-    fractions = _check_fractions(fractions)
-    splits: dict[str, list[pathlib.Path]] = {"train": [], "val": [], "test": []}
-    for path in map(pathlib.Path, paths):
-        name = path.relative_to(root).as_posix() if root is not None else path.name
-        splits[split_of(name, fractions)].append(path)
-    return splits
-
-
-def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    values = tuple(float(f) for f in fractions)
-    if len(values) != 3 or min(values) < 0 or abs(sum(values) - 1.0) > 1e-6:
-        raise ValueError(
-            f"fractions must be three non-negative shares (train, val, test) summing to 1, "
-            f"got {fractions}."
-        )
-    return values  # type: ignore[return-value]
 
 
 # === One file ==================================================================================

@@ -16,15 +16,17 @@ import io
 import math
 import os
 import pathlib
-from typing import Any, Sequence
+from typing import Sequence
 
 import tensorflow as tf
 from PIL import Image, ImageOps
 
 from colorlab.files import atomic_path
+from colorlab.data.decode import decode_photo, resize_short_side
 from colorlab.data.photos import ScanReport
+from colorlab.data.sources import is_record_source
 
-__all__ = ["count_records", "is_record_source", "read_tfrecords", "write_tfrecords"]
+__all__ = ["is_record_source", "read_tfrecords", "write_tfrecords"]
 
 _FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
@@ -108,16 +110,6 @@ def _example(path: str, short_side: int, quality: int, label: int) -> bytes:
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def is_record_source(source: Any) -> bool:
-    """True for a ``.tfrecord`` path or glob, or a list of them."""
-    if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source).endswith(".tfrecord")
-    if isinstance(source, (list, tuple)) and source:
-        return all(isinstance(s, (str, os.PathLike)) and os.fspath(s).endswith(".tfrecord")
-                   for s in source)
-    return False
-
-
 def read_tfrecords(
     source: str | os.PathLike | Sequence[str | os.PathLike], short_side: int | None = None
 ) -> tf.data.Dataset:
@@ -127,8 +119,6 @@ def read_tfrecords(
         source: A shard, a glob such as ``"records/photos-*.tfrecord"``, or a list.
         short_side: Scale the photos' shorter side to this (None: as stored).
     """
-    from colorlab.data.pipeline import resize_short_side, decode_photo
-
     if isinstance(source, (str, os.PathLike)):
         files = sorted(tf.io.gfile.glob(os.fspath(source)))
     else:
@@ -148,9 +138,3 @@ def read_tfrecords(
         return image, example["label"]
 
     return records.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def count_records(files: Sequence[str | os.PathLike]) -> int:
-    """Number of records in the shards (reads them through)."""
-    return int(sum(1 for f in files for _ in tf.data.TFRecordDataset(os.fspath(f))))
-

@@ -26,11 +26,12 @@ import yaml
 from colorlab.data.download import ChecksumError, data_home, download, extract
 from colorlab.data.download import forget as forget_download
 from colorlab.files import make_private_folder
-from colorlab.data.photos import list_images, split_paths
+from colorlab.data.photos import list_images
 
 __all__ = [
     "describe", "download_size", "entry", "fetch", "forget", "image_files", "is_downloaded",
-    "load_arrays", "load_registry", "names", "size_text", "source_key", "split_files",
+    "load_arrays", "load_registry", "names", "scan_cache", "size_text", "source_key",
+    "split_folder",
 ]
 
 
@@ -181,32 +182,31 @@ def download_size(name: str) -> int | None:
     return None if any(size is None for size in sizes) else sum(sizes)
 
 
-def image_files(
-    name: str, split: str | None = None, data_dir: str | os.PathLike | None = None
-) -> tuple[list[pathlib.Path], pathlib.Path]:
-    """The photo files of a registry data set (fetched if needed), optionally one split.
+def image_files(name: str, data_dir: str | os.PathLike | None = None) -> list[pathlib.Path]:
+    """Every photo file of a registry data set (fetched if needed), in a stable order.
 
-    A data set whose publisher splits it (Imagenette, BSDS500) uses that split; the others
-    are split by a hash of the file names (:func:`colorlab.data.photos.split_paths`).
-
-    Returns:
-        (paths, manifest): the files, and the path of the scan cache for this data set.
+    Splits are chosen by :func:`colorlab.data.sources.split_files`, which asks
+    :func:`split_folder` for the publisher's folders.
     """
     e = entry(name)
-    root = fetch(name, data_dir)
-    splits = e.get("splits") or {}
-    if split is not None and (splits.get(split) or {}).get("folder"):
-        paths = list_images(root / splits[split]["folder"])
-    else:
-        paths = list_images(root)
-        if e.get("categories"):
-            paths = _places_categories(name, e, paths, data_dir)
-        if split is not None:
-            if split not in ("train", "val", "test"):
-                raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}.")
-            paths = split_paths(paths, root=root)[split]
-    manifest = data_home(data_dir) / name / f"scan-{split or 'all'}.json"
-    return paths, manifest
+    if e.get("kind") == "arrays":
+        raise ValueError(f"{name!r} is stored as arrays, not photo files; use load_arrays().")
+    paths = list_images(fetch(name, data_dir))
+    if e.get("categories"):
+        paths = _places_categories(name, e, paths, data_dir)
+    return paths
+
+
+def split_folder(name: str, part: str) -> str | None:
+    """The publisher's folder of one split ("train", "val" or "test") of a data set, relative
+    to its photo folder, or None where the publisher does not split it."""
+    return ((entry(name).get("splits") or {}).get(part) or {}).get("folder")
+
+
+def scan_cache(name: str, split: str | None, data_dir: str | os.PathLike | None = None
+               ) -> pathlib.Path:
+    """Where the scan of a data set's split is cached (see :func:`colorlab.data.scan_images`)."""
+    return data_home(data_dir) / name / f"scan-{split or 'all'}.json"
 
 
 def source_key(source: str) -> str:
@@ -215,38 +215,6 @@ def source_key(source: str) -> str:
     if source in names() or not os.path.exists(source):
         return source
     return os.path.normcase(os.path.realpath(source))
-
-
-def split_files(
-    source: str | os.PathLike, split: str, data_dir: str | os.PathLike | None = None
-) -> list[pathlib.Path]:
-    """The photo files of one split, or a union such as "train+val", of a data set or folder.
-
-    Args:
-        source: A registry data set of photo files, or a folder (split by file-name hash).
-        split: "train", "val", "test", or several joined by "+".
-
-    Raises:
-        ValueError: an unknown split, a data set stored as arrays, or neither a data set
-            nor a folder.
-    """
-    parts = split.split("+")
-    unknown = [part for part in parts if part not in ("train", "val", "test")]
-    if unknown:
-        raise ValueError(f"Unknown split(s) {unknown}; the splits are train, val and test.")
-    if isinstance(source, str) and source in names():
-        if entry(source).get("kind") == "arrays":
-            raise ValueError(f"{source!r} is stored as arrays, not photo files; use its "
-                             "'train' or 'test' split with make_dataset.")
-        return [f for part in parts for f in image_files(source, part, data_dir)[0]]
-    folder = pathlib.Path(source)
-    if not folder.is_dir():
-        raise ValueError(
-            f"{source!r} is neither a data set of the registry ({', '.join(names())}) nor a "
-            "folder."
-        )
-    splits = split_paths(list_images(folder), root=folder)
-    return [f for part in parts for f in splits[part]]
 
 
 def load_arrays(name: str = "cifar10", data_dir: str | os.PathLike | None = None) -> dict:
