@@ -58,16 +58,16 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def authors_soft_encoding(ab: np.ndarray, centres: np.ndarray, k: int = 10, sigma: float = 5.0):
+def authors_soft_encoding(ab: np.ndarray, centers: np.ndarray, k: int = 10, sigma: float = 5.0):
     """The released code's NNEncode: ball-tree k nearest neighbours, Gaussian, dense target."""
     flat = ab.reshape(-1, 2)
-    nn = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(centres)
+    nn = NearestNeighbors(n_neighbors=k, algorithm="ball_tree").fit(centers)
     distances, indices = nn.kneighbors(flat)
     weights = np.exp(-(distances**2) / (2 * sigma**2))
     weights /= weights.sum(axis=1, keepdims=True)
-    dense = np.zeros((len(flat), len(centres)))
+    dense = np.zeros((len(flat), len(centers)))
     dense[np.arange(len(flat))[:, None], indices] = weights
-    return dense.reshape(*ab.shape[:-1], len(centres))
+    return dense.reshape(*ab.shape[:-1], len(centers))
 
 
 def ab_maps(photos: list[np.ndarray], count: int, size: int) -> np.ndarray:

@@ -21,7 +21,7 @@ loss. Then both are scored on ``bsds500/val`` (256 x 256 centre crops) with
 :func:`colorlab.evaluate.evaluate`, next to the gray and mean-colour baselines.
 
 The claim holds when (1) the classifier beats gray in class-rebalanced AuC, (2) it reaches at
-least half the ground truth's colourfulness, and (3) the L2 model is less colourful than it.
+least half the ground truth's colorfulness, and (3) the L2 model is less colorful than it.
 The script prints the table, each check, and writes the table and a comparison figure into
 ``--out``. A finished run is reused (``--evaluate-only`` re-scores without training) as long
 as its settings match. An interrupted run starts again from scratch: the comparison is of
@@ -146,11 +146,10 @@ def main() -> None:
     try:
         if source["data"] is None:
             data = stage_training_photos(args.photos, out)
-            train_files, val_files = list_images(data), list_images(source["val"])
+            train_files = list_images(data)
         else:
             data = source["data"]
             train_files = split_files(data, "train")
-            val_files = split_files(data, "val")
     except (download.DownloadError, download.ChecksumError) as error:
         raise SystemExit(f"does_it_learn: {error}") from None
     runs = {
@@ -165,13 +164,17 @@ def main() -> None:
                          f"({trained[0]} and {trained[1]}); train them again into a new --out.")
     settings = trained[0]  # with --evaluate-only, the runs' own settings
 
-    photos, names = evaluate.load_photos(val_files, args.eval_size)
-    train_photos, _ = evaluate.load_photos(train_files[::2], args.eval_size)
-    methods = {label: load_model(out / folder / "model.keras", compile=False)
-               for label, (folder, _) in runs.items()}
-    scores = evaluate.evaluate(methods, photos, names=names,
-                               mean_colour=evaluate.mean_ab(train_photos),
-                               render_size=settings["image_size"])
+    candidates = [evaluate.Candidate(label, load_model(out / folder / "model.keras",
+                                                      compile=False))
+                  for label, (folder, _) in runs.items()]
+    # One workflow with colorlab evaluate: held-out crops, the training photos' mean colour.
+    scores = evaluate.evaluate_split(
+        candidates, source["val"] if source["data"] is None else data,
+        None if source["data"] is None else "val", size=args.eval_size,
+        render_size=settings["image_size"], mean_data=data,
+        mean_split=None if source["data"] is None else "train",
+    )
+    photos = scores.photos
     paths = scores.write(out / "evaluation")
 
     print(f"\nTrained on {len(train_files)} photos "
@@ -184,16 +187,16 @@ def main() -> None:
     print()
     print(scores.markdown())
     gray, zhang, l2 = (scores.row(m) for m in ("gray", *runs))
-    truth = scores.truth_colourfulness
+    truth = scores.truth_colorfulness
     checks = [
         ("classifier beats gray in rebalanced AuC",
          zhang["auc_rebalanced"] > gray["auc_rebalanced"],
          f"{zhang['auc_rebalanced']:.3f} vs {gray['auc_rebalanced']:.3f}"),
-        ("classifier reaches half the truth's colourfulness",
-         zhang["colourfulness"] >= 0.5 * truth, f"{zhang['colourfulness']:.1f} vs {truth:.1f}"),
-        ("L2 model is less colourful than the classifier",
-         l2["colourfulness"] < zhang["colourfulness"],
-         f"{l2['colourfulness']:.1f} vs {zhang['colourfulness']:.1f}"),
+        ("classifier reaches half the truth's colorfulness",
+         zhang["colorfulness"] >= 0.5 * truth, f"{zhang['colorfulness']:.1f} vs {truth:.1f}"),
+        ("L2 model is less colorful than the classifier",
+         l2["colorfulness"] < zhang["colorfulness"],
+         f"{l2['colorfulness']:.1f} vs {zhang['colorfulness']:.1f}"),
     ]
     print()
     for text, passed, detail in checks:

@@ -48,8 +48,8 @@ def python_loader(paths: list[str], workers: int):
     from skimage import io, transform
     from sklearn.neighbors import NearestNeighbors
 
-    centres = ColorBins.zhang313().centers
-    nn = NearestNeighbors(n_neighbors=10, algorithm="ball_tree").fit(centres)
+    centers = ColorBins.zhang313().centers
+    nn = NearestNeighbors(n_neighbors=10, algorithm="ball_tree").fit(centers)
     rng = np.random.default_rng(0)
 
     class Loader(keras.utils.PyDataset):
@@ -77,7 +77,7 @@ def python_loader(paths: list[str], workers: int):
                 distances, indices = nn.kneighbors(ab)
                 weights = np.exp(-(distances**2) / (2 * 5.0**2))
                 weights /= weights.sum(axis=1, keepdims=True)
-                target = np.zeros((len(ab), len(centres)), np.float32)
+                target = np.zeros((len(ab), len(centers)), np.float32)
                 target[np.arange(len(ab))[:, None], indices] = weights
                 xs.append((lab[..., :1] - 50) / 100)
                 ys.append(target.reshape(SIZE // 4, SIZE // 4, -1))

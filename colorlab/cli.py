@@ -1,6 +1,7 @@
-"""The ``colorlab`` command: demo, train, colorize, evaluate, and data.
+"""The ``colorlab`` command: demo, train, colorize, evaluate, models, and data.
 
-Every command has ``--help``. A user mistake (an unknown data set, a missing file, a bad
+Every command has ``--help``, answered without importing TensorFlow (each command imports
+what it needs when it runs). A user mistake (an unknown data set, a missing file, a bad
 option) prints one line starting ``colorlab: error:`` and exits with status 2, never a
 traceback.
 """
@@ -53,6 +54,7 @@ def _demo(args: argparse.Namespace) -> int:
     """Train a small Zhang model, colorize held-out photos, evaluate against the baselines."""
     from colorlab.colorize import colorize_folder
     from colorlab.data.photos import mark_output_folder
+    from colorlab.evaluate import Candidate
     from colorlab.train import TrainConfig, train
 
     out = pathlib.Path(args.out)
@@ -92,8 +94,8 @@ def _demo(args: argparse.Namespace) -> int:
                              progress=False, render_size=args.image_size)
     print(f"  colorized {len(report.written)} held-out photos into {out / 'colorized'}")
     run = str(out / "run")
-    _score([_Method(run, result.model, config)], args.data, "test", size=256, render_size=None,
-           out=out)
+    _score([Candidate(run, result.model, config)], args.data, "test", size=256,
+           render_size=None, out=out)
     print(f"(the same scores: colorlab evaluate --model {run} --data {args.data} --split test "
           f"--out {out})")
     return 0
@@ -122,9 +124,10 @@ def _demo_photos(data: str) -> list:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from colorlab.train import TrainConfig, load_config, train
+    from colorlab import models
+    from colorlab.train import TrainConfig, read_config, train
 
-    values = load_config(args.config).to_dict() if args.config else {}
+    values = read_config(args.config) if args.config else {}
     options = {
         "model": args.model, "data": args.data, "epochs": args.epochs,
         "batch_size": args.batch_size, "image_size": args.image_size,
@@ -132,12 +135,11 @@ def _train(args: argparse.Namespace) -> int:
         "optimizer": args.optimizer, "precision": args.precision,
         "time_limit": args.minutes, "max_steps": args.max_steps, "seed": args.seed,
     }
-    if args.model is not None and args.model != values.get("model"):
-        values.pop("image_size", None)  # another method: its own default size
     values.update({k: v for k, v in options.items() if v is not None})
     model = values.get("model", "zhang_eccv16") if args.model is None else args.model
-    if args.weights is not None and model not in ("vgg16_colorizer", "resnet_colorizer"):
-        raise ValueError(f"--weights is for vgg16_colorizer and resnet_colorizer (a pretrained "
+    if args.weights is not None and "weights" not in models.method(model).arguments():
+        with_weights = [n for n in models.names() if "weights" in models.method(n).arguments()]
+        raise ValueError(f"--weights is for {' and '.join(with_weights)} (a pretrained "
                          f"encoder); {model} has none.")
     for key, value in (("width", args.width), ("weights", args.weights)):
         if value is not None:
@@ -173,6 +175,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from colorlab.colorize import MAX_RENDER_SIZE, check_options
+    from colorlab.evaluate import Candidate, run_config
     from colorlab.models import load_model
 
     if not 32 <= args.size <= _MAX_EVAL_SIZE:
@@ -183,10 +186,38 @@ def _evaluate(args: argparse.Namespace) -> int:
         check_options(args.render_size, args.temperature)  # before the models load
     else:
         check_options(min(args.size, MAX_RENDER_SIZE), args.temperature)
-    methods = [_Method(name, load_model(path, compile=False), _run_config(path))
-               for name, path in zip(_method_names(args.model), args.model)]
-    _score(methods, args.data, args.split, size=args.size, render_size=args.render_size,
+    candidates = [Candidate(name, load_model(path, compile=False), run_config(path))
+                  for name, path in zip(_method_names(args.model), args.model)]
+    _score(candidates, args.data, args.split, size=args.size, render_size=args.render_size,
            out=args.out, limit=args.limit, temperature=args.temperature)
+    return 0
+
+
+def _score(candidates: list, data: str, split: str, *, size: int, render_size: int | None,
+           out: str | os.PathLike, limit: int | None = None,
+           temperature: float = 0.38) -> None:
+    """:func:`colorlab.evaluate.evaluate_split`, written into ``out`` and printed."""
+    from colorlab.evaluate import evaluate_split
+
+    scores = evaluate_split(candidates, data, split, size=size, render_size=render_size,
+                            limit=limit, temperature=temperature)
+    paths = scores.write(out)
+    print(scores.settings + ".")
+    print(scores.markdown())
+    print(f"metrics: {paths['csv']}, {paths['markdown']}; figure: {paths['figure']}")
+
+
+def _models(args: argparse.Namespace) -> int:
+    from colorlab import models
+
+    for name in models.names():
+        method = models.method(name)
+        trained = (f"trains on {method.target!r} targets with the {method.loss} loss "
+                   f"({', '.join(method.losses)}), {method.optimizer['optimizer']}, "
+                   f"{method.image_size} px crops" if method.trainable
+                   else "not trained on its own")
+        print(f"{name}\n  {method.paper}\n  outputs {method.output!r}; {trained}; input "
+              f"sides a multiple of {method.side_multiple()}")
     return 0
 
 
@@ -251,30 +282,6 @@ def _data_prior(args: argparse.Namespace) -> int:
 _MAX_EVAL_SIZE = 1024
 
 
-class _Method:
-    """A model to score: its table name, the model, and its run's config (None if unknown)."""
-
-    def __init__(self, name: str, model: object, config: object | None) -> None:
-        self.name, self.model, self.config = name, model, config
-
-
-def _run_config(path: str) -> object | None:
-    """The TrainConfig of the run a model path belongs to (a run folder, or its model.keras
-    or checkpoints/last.keras), or None."""
-    from colorlab.train import load_config
-
-    path_ = pathlib.Path(path)
-    folder = path_ if path_.is_dir() else path_.parent
-    if folder.name == "checkpoints":
-        folder = folder.parent
-    if (folder / "config.yaml").is_file():
-        try:
-            return load_config(folder / "config.yaml")
-        except ValueError:
-            return None
-    return None
-
-
 def _method_names(paths: Sequence[str]) -> list[str]:
     """A distinct table name per model: the path as given, without a trailing ``/`` or
     ``.keras`` (``runs/z``, ``colorlab-demo/run``, ``a/model``)."""
@@ -290,58 +297,6 @@ def _method_names(paths: Sequence[str]) -> list[str]:
     if len(set(names)) < len(names):  # a folder a/model beside a file a/model.keras
         names = [os.path.normpath(p) for p in paths]
     return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
-
-
-def _score(methods: list, data: str, split: str, *, size: int, render_size: int | None,
-           out: str | os.PathLike, limit: int | None = None,
-           temperature: float = 0.38) -> None:
-    """Evaluates models on a split of ``data``, writes the table and figure into ``out``,
-    and prints the table with the settings that produced it.
-
-    A model from a run folder is shown its photos at the size it trained at (unless
-    ``render_size`` says otherwise); the mean-colour baseline comes from the photos the
-    (first) run trained on, or from the train split. A model scored on photos it trained on
-    is named in a warning.
-    """
-    from colorlab import evaluate
-    from colorlab.colorize import colorize
-    from colorlab.data import registry
-    from colorlab.data.sources import split_files
-
-    files = split_files(data, split)[:limit]
-    if not files:
-        raise ValueError(f"No photos in the {split!r} split of {data!r}.")
-    photos, names = evaluate.load_photos(files, size)
-    same_data = [m for m in methods if m.config is not None
-                 and registry.source_key(m.config.data) == registry.source_key(data)]
-    mean_split = (same_data[0].config.train_split if same_data else "train") \
-        or "train+val+test"
-    scored = set(files)
-    mean_files = [f for f in split_files(data, mean_split) if f not in scored][:500]
-    mean, mean_note = None, "no mean-colour baseline (no other photos to take it from)"
-    if mean_files:  # a mean needs no detail: small crops keep 500 photos in little memory
-        mean = evaluate.mean_ab(evaluate.load_photos(mean_files, min(size, 128))[0])
-        mean_note = f"mean colour from {len(mean_files)} photos of the {mean_split!r} split"
-    functions, seen_sizes = {}, []
-    for method in methods:
-        config = method.config
-        size_seen = render_size or (config.image_size if config is not None else size)
-        seen_sizes.append(f"{method.name}: {size_seen} px")
-        functions[method.name] = (lambda p, m=method.model, r=size_seen: colorize(
-            m, p, render_size=r, temperature=temperature))
-        if method in same_data:
-            trained = set((config.train_split or "train+val+test").split("+"))
-            overlap = trained & set(split.split("+"))
-            if overlap:
-                print(f"warning: {method.name} trained on the {'+'.join(sorted(overlap))!r} "
-                      f"photos of {data!r}: its scores on {split!r} are not held-out scores.",
-                      file=sys.stderr)
-    scores = evaluate.evaluate(functions, photos, names=names, mean_colour=mean)
-    paths = scores.write(out)
-    print(f"{len(photos)} photos of the {split!r} split of {data!r}, {size} px crops; the "
-          f"models see {', '.join(seen_sizes)}; {mean_note}.")
-    print(scores.markdown())
-    print(f"metrics: {paths['csv']}, {paths['markdown']}; figure: {paths['figure']}")
 
 
 def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Path:
@@ -424,8 +379,8 @@ def _parser() -> argparse.ArgumentParser:
         "about a minute, so start with e.g. --width 0.125 --batch-size 8 --max-steps 200.",
     )
     tr.add_argument("config", nargs="?", help="YAML file of TrainConfig options")
-    tr.add_argument("--model", help="zhang_eccv16, vgg16_colorizer, resnet_colorizer, "
-                    "iizuka_two_stream or unet_generator")
+    tr.add_argument("--model", help="the method to train (default zhang_eccv16; "
+                    "'colorlab models' lists them)")
     tr.add_argument("--data", help="registry data set or folder of photos")
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--batch-size", type=int)
@@ -468,7 +423,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser(
         "evaluate", help="score models against the gray and mean-colour baselines",
-        description="AuC (and rebalanced AuC) of the ab error, PSNR, SSIM, colourfulness and "
+        description="AuC (and rebalanced AuC) of the ab error, PSNR, SSIM, colorfulness and "
         "accuracy on held-out photos; writes metrics.csv, metrics.md and comparison.png.",
     )
     ev.add_argument("--model", action="append", required=True,
@@ -488,6 +443,13 @@ def _parser() -> argparse.ArgumentParser:
                     help="annealed-mean temperature of bin models (0.38 in Zhang et al.)")
     ev.add_argument("--out", default="evaluation", help="output folder")
     ev.set_defaults(run=_evaluate)
+
+    mo = commands.add_parser(
+        "models", help="the methods colorlab trains and compares",
+        description="Each registered method: its paper, what it outputs, the target and loss "
+        "it trains with, its default training crop and the side multiple its input needs.",
+    )
+    mo.set_defaults(run=_models)
 
     da = commands.add_parser("data", help="list, fetch, or compute the ab prior of data sets")
     data_commands = da.add_subparsers(dest="data_command", metavar="ACTION", required=True)

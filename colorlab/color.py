@@ -28,9 +28,9 @@ network ab              ``ab / 110`` in about [-1, 1]       (:func:`normalize_ab
 from __future__ import annotations
 
 import functools
-import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
+
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
 
 import keras
 import numpy as np
@@ -38,6 +38,16 @@ import tensorflow as tf
 from keras import ops
 
 from colorlab import _arrays
+from colorlab._arrays import (
+    L_TOLERANCE,
+    RGB_TOLERANCE,
+    check_l_range,
+    check_last_axis,
+    check_rgb_range,
+    integer_scale,
+    tensor_range_assertions,
+)
+from colorlab.speed import map_pixels, piecewise
 
 __all__ = [
     "AB_SCALE",
@@ -100,14 +110,7 @@ AB_SCALE = 110.0
 #: ab scale of the VGG16 encoder-decoder of a student report (tanh output times 128).
 AB_SCALE_VGG = 128.0
 
-#: Float RGB this far outside [0, 1] is clipped silently (resampling overshoot); further out
-#: is refused as a likely 0-255 image.
-RGB_TOLERANCE = 0.02
-#: L this far outside [0, 100] is tolerated (rounding); further out is refused.
-L_TOLERANCE = 0.5
 
-_CHUNK = 1 << 16  # pixels per chunk in the numpy path: fits in cache, so the chain stays fast
-_POOL: ThreadPoolExecutor | None = None
 
 
 # === Conversion cores: written once for numpy and keras.ops ===================================
@@ -157,20 +160,6 @@ def _lab_to_rgb_core(lab: Any, xp: Any, clip: bool) -> Any:
     return xp.clip(rgb, 0.0, 1.0) if clip else rgb
 
 
-def _piecewise_numpy(
-    x: np.ndarray, knee: float, above: np.ndarray, below: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
-    """``where(x > knee, above, below(x))`` that evaluates ``below`` only where it applies.
-
-    ``above`` (already computed for every element) is overwritten in place; the low branch
-    of both Lab curves concerns few pixels of a photo, so this beats ``np.where``.
-    """
-    low = x <= knee
-    if low.any():
-        above[low] = below(x[low])
-    return above
-
-
 def _linear_from_srgb_numpy(rgb: np.ndarray) -> np.ndarray:
     """The sRGB decoding of ``_rgb_to_lab_core`` with in-place numpy operations."""
     dtype = rgb.dtype.type
@@ -178,14 +167,14 @@ def _linear_from_srgb_numpy(rgb: np.ndarray) -> np.ndarray:
     np.maximum(linear, 0.0, out=linear)
     linear *= dtype(1.0 / 1.055)
     np.power(linear, dtype(2.4), out=linear)
-    return _piecewise_numpy(rgb, SRGB_ENCODED_KNEE, linear, lambda v: v * dtype(1.0 / 12.92))
+    return piecewise(rgb, SRGB_ENCODED_KNEE, linear, lambda v: v * dtype(1.0 / 12.92))
 
 
 def _lab_from_linear_numpy(linear: np.ndarray) -> np.ndarray:
     """Linear RGB -> Lab, the rest of ``_rgb_to_lab_core``, with in-place numpy operations."""
     dtype = linear.dtype.type
     xyzn = linear @ _XYZN_FROM_LINEAR.astype(linear.dtype)
-    f = _piecewise_numpy(
+    f = piecewise(
         xyzn, LAB_EPSILON, np.cbrt(xyzn), lambda v: v * dtype(LAB_SLOPE) + dtype(_LAB_OFFSET)
     )
     lab = f @ _LAB_FROM_F.astype(linear.dtype)
@@ -217,111 +206,6 @@ def _const(value: np.ndarray, dtype: Any, xp: Any) -> Any:
     if xp is np:
         return value.astype(dtype)
     return ops.convert_to_tensor(value, dtype=dtype)
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
-    return _POOL
-
-
-def _map_pixels(
-    fn: Callable[[np.ndarray], np.ndarray],
-    x: np.ndarray,
-    out_dtype: np.dtype,
-    check: Callable[[np.ndarray], tuple[float, float]] | None = None,
-) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """Applies ``fn`` to cache-sized chunks of (..., 3) pixels on a thread pool.
-
-    numpy releases the GIL in its kernels, so chunks run in parallel; each chunk's chain of
-    element-wise operations stays in cache, which is most of the speed-up over one large call.
-    ``check(chunk)`` returns a chunk's (min, max), computed while the chunk is in cache; the
-    overall (min, max) is returned beside the result (NaN propagates).
-    """
-    flat = x.reshape(-1, 3)
-    n = flat.shape[0]
-    out = np.empty(flat.shape, dtype=out_dtype)
-    parts = -(-n // _CHUNK)
-    workers = _pool()._max_workers
-    if parts > 2:  # equal parts, a multiple of the worker count: no core waits on another
-        parts = -(-parts // workers) * workers
-    bounds = [n * i // parts for i in range(parts + 1)] if n else [0, 0]
-    ranges: list = [None] * (len(bounds) - 1)
-
-    def work(i: int) -> None:
-        chunk = flat[bounds[i] : bounds[i + 1]]
-        if check is not None:
-            ranges[i] = check(chunk)
-        out[bounds[i] : bounds[i + 1]] = fn(chunk)
-
-    if len(ranges) <= 2:
-        for i in range(len(ranges)):
-            work(i)
-    else:
-        list(_pool().map(work, range(len(ranges))))
-    overall = None
-    if check is not None and ranges:
-        lows, highs = zip(*ranges)
-        overall = (float(np.min(lows)), float(np.max(highs)))
-    return out.reshape(x.shape), overall
-
-
-# === Input checks ==============================================================================
-
-
-def _check_last_axis(x: Any, name: str, what: str) -> None:
-    shape = tuple(x.shape)
-    if len(shape) == 0 or (shape[-1] is not None and shape[-1] != 3):
-        raise ValueError(
-            f"{name} expects an array of shape (..., 3) with {what} on the last axis, "
-            f"got shape {shape}."
-        )
-
-
-def _integer_scale(dtype_name: str, name: str) -> float:
-    if dtype_name == "uint8":
-        return 255.0
-    if dtype_name == "uint16":
-        return 65535.0
-    raise TypeError(
-        f"{name} got RGB of type {dtype_name}, which is ambiguous. Pass uint8 (0-255), "
-        "uint16 (0-65535), or floats in [0, 1] (for a 0-255 image: image / 255.0)."
-    )
-
-
-def _check_rgb_range(lo: float, hi: float, name: str) -> None:
-    if np.isnan(lo) or np.isnan(hi):
-        raise ValueError(f"{name} got NaN values in its RGB input; fix or mask them first.")
-    if lo < -RGB_TOLERANCE or hi > 1.0 + RGB_TOLERANCE:
-        hint = (
-            " This looks like a 0-255 image: divide it by 255.0 or pass it as uint8."
-            if hi > 2.0
-            else ""
-        )
-        raise ValueError(
-            f"{name} expects float RGB in [0, 1], got values from {lo:.4g} to {hi:.4g}.{hint}"
-        )
-
-
-def _check_l_range(lo: float, hi: float, name: str) -> None:
-    if np.isnan(lo) or np.isnan(hi):
-        raise ValueError(f"{name} got NaN values in its Lab input; fix or mask them first.")
-    if lo < -L_TOLERANCE or hi > 100.0 + L_TOLERANCE:
-        raise ValueError(
-            f"{name} expects L in [0, 100], got values from {lo:.4g} to {hi:.4g}. "
-            "Network-normalised L needs denormalize_l() first; OpenCV 8-bit Lab "
-            "(L * 255 / 100, a + 128, b + 128) needs opencv8_to_lab() first."
-        )
-
-
-def _tensor_range_assertions(x: Any, lo: float, hi: float, message: str) -> list:
-    """Graph-mode checks: raise InvalidArgumentError at run time if ``x`` leaves [lo, hi]."""
-    return [
-        tf.debugging.assert_all_finite(x, message),
-        tf.debugging.assert_greater_equal(x, tf.cast(lo, x.dtype), message=message),
-        tf.debugging.assert_less_equal(x, tf.cast(hi, x.dtype), message=message),
-    ]
 
 
 # === Public API ================================================================================
@@ -357,26 +241,26 @@ def rgb_to_lab(rgb: Any, *, validate: bool = True) -> Any:
         array([[53.2, 80.1, 67.2]])
     """
     name = "rgb_to_lab"
-    _check_last_axis(rgb, name, "R, G, B")
+    check_last_axis(rgb, name, "R, G, B")
     if _arrays.is_tensor(rgb):
         return _rgb_to_lab_tensor(rgb, validate)
     rgb = np.asarray(rgb)
     if rgb.dtype.kind in "iub":
-        scale = _integer_scale(rgb.dtype.name, name)
+        scale = integer_scale(rgb.dtype.name, name)
         lut = _linear_lut(int(scale) + 1)  # decoding 256 (or 65536) codes once
-        lab, _ = _map_pixels(lambda c: _lab_from_linear_numpy(lut[c]), rgb, np.dtype(np.float32))
+        lab, _ = map_pixels(lambda c: _lab_from_linear_numpy(lut[c]), rgb, np.dtype(np.float32))
         return lab
     if rgb.dtype.kind != "f":
         raise TypeError(f"{name} expects a numeric RGB array, got dtype {rgb.dtype}.")
     dtype = np.dtype(_arrays.float_dtype_name(rgb.dtype))
-    lab, value_range = _map_pixels(
+    lab, value_range = map_pixels(
         lambda c: _lab_from_linear_numpy(_linear_from_srgb_numpy(c.astype(dtype, copy=False))),
         rgb,
         dtype,
         check=(lambda c: (c.min(), c.max())) if validate and rgb.size else None,
     )
     if value_range is not None:
-        _check_rgb_range(*value_range, name)
+        check_rgb_range(*value_range, name)
     return lab
 
 
@@ -384,7 +268,7 @@ def _rgb_to_lab_tensor(rgb: Any, validate: bool) -> Any:
     name = "rgb_to_lab"
     dtype = tf.as_dtype(rgb.dtype)
     if dtype.is_integer or dtype.is_bool:
-        scale = _integer_scale(dtype.name, name)
+        scale = integer_scale(dtype.name, name)
         return _rgb_to_lab_core(ops.cast(rgb, "float32") * (1.0 / scale), ops)
     if not dtype.is_floating:
         raise TypeError(f"{name} expects a numeric RGB tensor, got dtype {dtype.name}.")
@@ -392,13 +276,13 @@ def _rgb_to_lab_tensor(rgb: Any, validate: bool) -> Any:
     if validate and not isinstance(rgb, keras.KerasTensor):
         if _arrays.is_symbolic(rgb):
             message = f"{name} expects float RGB in [0, 1] without NaN (0-255 floats?)"
-            checks = _tensor_range_assertions(
+            checks = tensor_range_assertions(
                 rgb, -RGB_TOLERANCE, 1.0 + RGB_TOLERANCE, message
             )
             with tf.control_dependencies(checks):
                 rgb = tf.identity(rgb)
         elif int(tf.size(rgb)):
-            _check_rgb_range(float(tf.reduce_min(rgb)), float(tf.reduce_max(rgb)), name)
+            check_rgb_range(float(tf.reduce_min(rgb)), float(tf.reduce_max(rgb)), name)
             if not bool(tf.reduce_all(tf.math.is_finite(rgb))):
                 raise ValueError(f"{name} got NaN values in its RGB input; fix or mask them.")
     return _rgb_to_lab_core(rgb, ops)
@@ -411,15 +295,15 @@ def rgb_to_lightness(rgb: Any) -> Any:
     of Zhang et al.). Takes float RGB in [0, 1] (or uint8), numpy or tensor, without range
     checks: validate with :func:`rgb_to_lab` where the input is not known to be good.
     """
-    _check_last_axis(rgb, "rgb_to_lightness", "R, G, B")
+    check_last_axis(rgb, "rgb_to_lightness", "R, G, B")
     if _arrays.is_tensor(rgb):
         dtype = tf.as_dtype(rgb.dtype)
         if dtype.is_integer:
-            rgb = ops.cast(rgb, "float32") * (1.0 / _integer_scale(dtype.name, "rgb_to_lightness"))
+            rgb = ops.cast(rgb, "float32") * (1.0 / integer_scale(dtype.name, "rgb_to_lightness"))
         return _lightness_core(ops.cast(rgb, _arrays.float_dtype_name(rgb.dtype)), ops)
     rgb = np.asarray(rgb)
     if rgb.dtype.kind in "iub":
-        rgb = rgb.astype(np.float32) / _integer_scale(rgb.dtype.name, "rgb_to_lightness")
+        rgb = rgb.astype(np.float32) / integer_scale(rgb.dtype.name, "rgb_to_lightness")
     return _lightness_core(rgb.astype(_arrays.float_dtype_name(rgb.dtype), copy=False), np)
 
 
@@ -446,7 +330,7 @@ def lab_to_rgb(lab: Any, *, clip: bool = True, validate: bool = True) -> Any:
             OpenCV 8-bit Lab).
     """
     name = "lab_to_rgb"
-    _check_last_axis(lab, name, "L, a, b")
+    check_last_axis(lab, name, "L, a, b")
     if _arrays.is_tensor(lab):
         dtype = tf.as_dtype(lab.dtype)
         if not dtype.is_floating:
@@ -456,7 +340,7 @@ def lab_to_rgb(lab: Any, *, clip: bool = True, validate: bool = True) -> Any:
             lightness = lab[..., 0]
             if _arrays.is_symbolic(lab):
                 message = f"{name} expects L in [0, 100] without NaN"
-                checks = _tensor_range_assertions(
+                checks = tensor_range_assertions(
                     lightness, -L_TOLERANCE, 100.0 + L_TOLERANCE, message
                 ) + [tf.debugging.assert_all_finite(lab, message)]
                 with tf.control_dependencies(checks):
@@ -465,7 +349,7 @@ def lab_to_rgb(lab: Any, *, clip: bool = True, validate: bool = True) -> Any:
                 if not bool(tf.reduce_all(tf.math.is_finite(lab))):
                     raise ValueError(f"{name} got NaN values in its Lab input; fix or mask them.")
                 lo, hi = float(tf.reduce_min(lightness)), float(tf.reduce_max(lightness))
-                _check_l_range(lo, hi, name)
+                check_l_range(lo, hi, name)
         return _lab_to_rgb_core(lab, ops, clip)
     lab = np.asarray(lab)
     if lab.dtype.kind not in "f":
@@ -480,8 +364,8 @@ def lab_to_rgb(lab: Any, *, clip: bool = True, validate: bool = True) -> Any:
         if np.isnan(np.min(lab)):
             raise ValueError(f"{name} got NaN values in its Lab input; fix or mask them first.")
         lightness = lab[..., 0]
-        _check_l_range(float(np.min(lightness)), float(np.max(lightness)), name)
-    rgb, _ = _map_pixels(
+        check_l_range(float(np.min(lightness)), float(np.max(lightness)), name)
+    rgb, _ = map_pixels(
         lambda c: _lab_to_rgb_core(c.astype(dtype, copy=False), np, clip), lab, dtype
     )
     return rgb

@@ -17,6 +17,8 @@ import sys
 from typing import Any, Iterable, Sequence
 
 import cv2
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -24,7 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from colorlab import color
 from colorlab.files import atomic_path, check_regular_file, file_identity, printable, same_file
 from colorlab.data.photos import MAX_PIXELS, PILLOW_SUFFIXES, list_images, mark_output_folder
-from colorlab.models import model_bins, side_multiple
+from colorlab import models
 from colorlab.quantize import ColorBins
 
 __all__ = [
@@ -67,7 +69,7 @@ def colorize(
             fixed input size.
         temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
             the most likely bin, 1 the mean).
-        bins: The bins of a bin model (default: see :func:`model_bins`).
+        bins: The bins of a bin model (default: see :func:`colorlab.models.model_bins`).
 
     Returns:
         (H, W, 3) uint8 RGB, or (H, W, 4) with the input's alpha.
@@ -87,33 +89,30 @@ def colorize(
     lightness = color.normalize_l(color.rgb_to_lightness(small)).astype(np.float32)
     out = model(lightness[None], training=False)
     if isinstance(out, dict):
-        if "ab" not in out:
-            raise ValueError(f"The model's outputs are {sorted(out)}; colorize needs 'ab'.")
-        out = out["ab"]
-    out = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)[0]
-    if out.ndim != 3:
-        raise ValueError(f"The model's output has shape {out.shape[:-1]}+(C,) per photo; a "
-                         "colorizer outputs an (H, W, C) map of ab or bin logits.")
-    if not np.isfinite(out).all():
+        out = {key: keras.ops.convert_to_numpy(value)[0] for key, value in out.items()}
+    else:
+        out = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)[0]
+    first = out.get("ab") if isinstance(out, dict) else out
+    if first is not None and np.ndim(first) != 3:
+        raise ValueError(f"The model's output has shape {np.shape(first)[:-1]}+(C,) per photo; "
+                         "a colorizer outputs an (H, W, C) map of ab or bin logits.")
+    if not all(np.isfinite(v).all() for v in (out.values() if isinstance(out, dict) else [out])):
         raise NonFiniteOutput(
             "The model's output holds NaN or infinity: its weights are damaged (a diverged "
             "run?). Use an earlier checkpoint, or retrain with a lower learning rate."
         )
-    if out.shape[-1] == 2:
-        ab_small = out * color.AB_SCALE
-    else:
-        chosen = bins if bins is not None else model_bins(model)  # Zhang's 313 by default
-        if out.shape[-1] != len(chosen):
-            raise ValueError(
-                f"The model outputs {out.shape[-1]} channels: neither ab (2) nor logits over "
-                f"the {len(chosen)} bins given."
-            )
-        ab_small = chosen.decode(out, temperature, from_logits=True)
-        if not np.isfinite(ab_small).all():
-            raise NonFiniteOutput(
-                f"Decoding the model's bins at temperature {temperature} gave NaN or "
-                "infinity; use a temperature of 0 (the mode) or between 0.01 and 1."
-            )
+    method = models.method_of(model)
+    if method is not None and method.to_ab is not None:
+        to_ab = method.to_ab
+    else:  # a Keras model colorlab did not build: ab if it has 2 channels, else bin logits
+        to_ab = (models.ab_from_regression if isinstance(out, dict) or out.shape[-1] == 2
+                 else models.method("zhang_eccv16").to_ab)
+    ab_small = np.asarray(to_ab(out, model, temperature, bins), dtype=np.float32)
+    if not np.isfinite(ab_small).all():
+        raise NonFiniteOutput(
+            f"Decoding the model's bins at temperature {temperature} gave NaN or "
+            "infinity; use a temperature of 0 (the mode) or between 0.01 and 1."
+        )
     ab = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_LINEAR)
     result = np.empty((height, width, 3), np.uint8)
     for top in range(0, height, _STRIP_ROWS):
@@ -366,7 +365,7 @@ def _working_size(model: keras.Model, height: int, width: int, render_size: int)
     if fixed[0] is not None and fixed[1] is not None:
         return int(fixed[0]), int(fixed[1])
     scale = min(render_size / min(height, width), _MAX_ASPECT * render_size / max(height, width))
-    multiple = side_multiple(model)
+    multiple = models.side_multiple(model)
     smallest = -(-MIN_RENDER_SIZE // multiple) * multiple  # no side below 32 pixels
 
     def side(n: int) -> int:

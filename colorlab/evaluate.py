@@ -24,19 +24,27 @@ import csv
 import dataclasses
 import os
 import pathlib
+import sys
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from colorlab import color
-from colorlab.data.photos import GRAY_FRACTION
+from colorlab.colorize import colorize, gray_rgb, with_ab
+from colorlab.data.photos import GRAY_FRACTION, mark_output_folder
+from colorlab.data.pipeline import make_dataset
+from colorlab.data.registry import source_key
+from colorlab.data.sources import split_files
+from colorlab.plot import save_comparison
 from colorlab.quantize import ColorBins
+from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
+from colorlab.train.config import load_config
 
 __all__ = [
     "AUC_MAX_THRESHOLD",
     "Evaluation",
     "auc_from_errors",
-    "colourfulness",
+    "colorfulness",
     "evaluate",
     "load_photos",
     "mean_ab",
@@ -48,15 +56,15 @@ AUC_MAX_THRESHOLD = 150
 #: Names of the baselines and of the figure's outer columns, not available to methods.
 RESERVED_NAMES = ("gray", "mean colour", "gray input", "ground truth")
 #: Metric columns, in table order.
-COLUMNS = ("auc", "auc_rebalanced", "psnr", "ssim", "colourfulness", "accuracy")
+COLUMNS = ("auc", "auc_rebalanced", "psnr", "ssim", "colorfulness", "accuracy")
 
 
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler & Suesstrunk (2003) colourfulness M of an RGB image (uint8, or floats in [0, 1]).
+def colorfulness(rgb: np.ndarray) -> float:
+    """Hasler & Suesstrunk (2003) colorfulness M of an RGB image (uint8, or floats in [0, 1]).
 
     ``M = sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 + mean_yb^2)`` with ``rg = R - G`` and
     ``yb = (R + G) / 2 - B`` on the 0-255 scale. A gray image scores 0; ~20 is "slightly",
-    ~60 "quite", above ~100 "extremely" colourful.
+    ~60 "quite", above ~100 "extremely" colorful.
     """
     rgb = np.asarray(rgb)
     scale = 1.0 if rgb.dtype == np.uint8 else 255.0
@@ -114,7 +122,7 @@ def photo_metrics(result: np.ndarray, truth: np.ndarray, *, bin_weights: np.ndar
         "auc_rebalanced": float(_cumulative_curve(hist_rebalanced).mean()),
         "psnr": _psnr(truth, result),
         "ssim": float(structural_similarity(truth, result, channel_axis=-1, data_range=255)),
-        "colourfulness": colourfulness(result),
+        "colorfulness": colorfulness(result),
         "accuracy": float(np.mean(np.all(np.abs(diff) <= tolerance, axis=-1))),
         "_hist": hist,
         "_hist_rebalanced": hist_rebalanced,
@@ -126,35 +134,33 @@ class Evaluation:
     """The outcome of :func:`evaluate`: one row per method, and the images behind them."""
 
     rows: list[dict]
-    truth_colourfulness: float
+    truth_colorfulness: float
     photos: list[np.ndarray]
     results: dict[str, list[np.ndarray]]
     names: list[str]
+    #: What was scored how, for a report (set by :func:`evaluate_split`).
+    settings: str = ""
 
     def row(self, method: str) -> dict:
         return next(r for r in self.rows if r["method"] == method)
 
     def markdown(self) -> str:
         """The table as Markdown, with the ground truth's row last."""
-        head = ["method", "AuC", "AuC rebal.", "PSNR dB", "SSIM", "colourfulness", "acc."]
+        head = ["method", "AuC", "AuC rebal.", "PSNR dB", "SSIM", "colorfulness", "acc."]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
             lines.append(
                 f"| {r['method']} | {r['auc']:.3f} | {r['auc_rebalanced']:.3f} | "
-                f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['colourfulness']:.1f} | "
+                f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['colorfulness']:.1f} | "
                 f"{r['accuracy']:.3f} |"
             )
         lines.append(f"| ground truth | 1.000 | 1.000 | inf | 1.000 | "
-                     f"{self.truth_colourfulness:.1f} | 1.000 |")
+                     f"{self.truth_colorfulness:.1f} | 1.000 |")
         return "\n".join(lines) + "\n"
 
     def write(self, out_dir: str | os.PathLike, figure_rows: int = 6) -> dict[str, pathlib.Path]:
         """Writes ``metrics.csv``, ``metrics.md`` and ``comparison.png`` into ``out_dir``,
         marked as colorlab's results so the figure never joins a folder of photos."""
-        from colorlab.colorize import gray_rgb
-        from colorlab.data.photos import mark_output_folder
-        from colorlab.plot import save_comparison
-
         out = pathlib.Path(out_dir)
         mark_output_folder(out, "evaluation")
         paths = {"csv": out / "metrics.csv", "markdown": out / "metrics.md",
@@ -166,7 +172,7 @@ class Evaluation:
                 writer.writerow({k: r[k] for k in ["method", *COLUMNS]})
             writer.writerow({"method": "ground truth", "auc": 1.0, "auc_rebalanced": 1.0,
                              "psnr": "inf", "ssim": 1.0,
-                             "colourfulness": self.truth_colourfulness, "accuracy": 1.0})
+                             "colorfulness": self.truth_colorfulness, "accuracy": 1.0})
         paths["markdown"].write_text(self.markdown())
         count = min(figure_rows, len(self.photos))
         columns = {"gray input": [gray_rgb(p) for p in self.photos[:count]]}
@@ -198,8 +204,6 @@ def load_photos(
         (photos, names): (size, size, 3) uint8 photos, and their file stems (None if the
         pipeline dropped a photo after its scan, so names no longer line up).
     """
-    from colorlab.data.pipeline import make_dataset
-
     dataset = make_dataset(list(files), training=False, target=None, image_size=size,
                            short_side=size, batch_size=16, gray_fraction=gray_fraction)
     report = dataset.scan_report
@@ -216,7 +220,7 @@ def evaluate(
     photos: Sequence[np.ndarray],
     *,
     names: Sequence[str] | None = None,
-    mean_colour: np.ndarray | None = None,
+    mean_color: np.ndarray | None = None,
     prior: np.ndarray | None = None,
     tolerance: float = 5.0,
     render_size: int = 256,
@@ -228,7 +232,7 @@ def evaluate(
         methods: {name: a colorlab model, or a function photo (uint8) -> result (uint8)}.
         photos: Ground-truth (H, W, 3) uint8 photos; each model sees only their L.
         names: A name per photo, for the figure.
-        mean_colour: The training data's mean ab (see :func:`mean_ab`) for the mean-colour
+        mean_color: The training data's mean ab (see :func:`mean_ab`) for the mean-colour
             baseline (None: that baseline is left out).
         prior: The (313,) ab prior for the rebalanced AuC (default: Zhang's ImageNet prior).
         tolerance: Accuracy tolerance in Lab units.
@@ -237,9 +241,6 @@ def evaluate(
     Returns:
         An :class:`Evaluation`; ``.write(folder)`` saves the table and the figure.
     """
-    from colorlab.colorize import colorize, gray_rgb, with_ab
-    from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
-
     photos = [np.asarray(p) for p in photos]
     if not photos:
         raise ValueError("evaluate needs at least one photo.")
@@ -257,8 +258,8 @@ def evaluate(
     bin_weights = rebalance_weights(prior if prior is not None else zhang_imagenet_prior(), 0.0)
 
     candidates: dict[str, Callable[[np.ndarray], np.ndarray]] = {"gray": gray_rgb}
-    if mean_colour is not None:
-        candidates["mean colour"] = lambda p: with_ab(p, mean_colour)
+    if mean_color is not None:
+        candidates["mean colour"] = lambda p: with_ab(p, mean_color)
     for name, method in methods.items():
         if callable(method) and not hasattr(method, "outputs"):
             candidates[name] = method
@@ -276,13 +277,113 @@ def evaluate(
         row["auc_rebalanced"] = float(
             _cumulative_curve(sum(s["_hist_rebalanced"] for s in scores)).mean()
         )
-        for key in ("psnr", "ssim", "colourfulness", "accuracy"):
+        for key in ("psnr", "ssim", "colorfulness", "accuracy"):
             row[key] = float(np.mean([s[key] for s in scores]))
         rows.append(row)
         results[name] = outputs
-    truth = float(np.mean([colourfulness(p) for p in photos]))
+    truth = float(np.mean([colorfulness(p) for p in photos]))
     names = list(names) if names is not None else [f"photo {i + 1}" for i in range(len(photos))]
     return Evaluation(rows, truth, photos, results, names)
+
+
+# === The workflow: a split of a data set, scored =================================================
+
+
+@dataclasses.dataclass
+class Candidate:
+    """A model to score: its table name, the model, and its run's config (None if unknown).
+
+    A model with a config is shown photos at the size it trained at, and its training split
+    gives the mean-colour baseline (see :func:`evaluate_split`)."""
+
+    name: str
+    model: Any
+    config: Any = None
+
+
+def run_config(path: str | os.PathLike) -> Any:
+    """The TrainConfig of the run a model path belongs to (a run folder, or its model.keras
+    or checkpoints/last.keras), or None."""
+    path = pathlib.Path(path)
+    folder = path if path.is_dir() else path.parent
+    if folder.name == "checkpoints":
+        folder = folder.parent
+    if (folder / "config.yaml").is_file():
+        try:
+            return load_config(folder / "config.yaml")
+        except ValueError:
+            return None
+    return None
+
+
+def evaluate_split(
+    candidates: Sequence[Candidate], data: Any, split: str | None = "test", *,
+    size: int = 256, render_size: int | None = None, limit: int | None = None,
+    temperature: float = 0.38, mean_data: Any = None, mean_split: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> Evaluation:
+    """The evaluation workflow: a split's centre crops, the mean colour of the training
+    photos, every candidate and the baselines scored; used by ``colorlab evaluate``, the demo,
+    ``benchmarks/does_it_learn.py`` and notebook 04.
+
+    A model from a run folder sees its photos at the size it trained at (unless
+    ``render_size`` says otherwise); the mean-colour baseline comes from up to 500 photos of
+    the split the (first) run trained on, or of "train", never from the photos scored. A
+    model scored on photos it trained on is named in a warning.
+
+    Args:
+        candidates: The models to score.
+        data: A registry data set or a folder.
+        split: The photos scored: "train", "val", "test" or a union such as "val+test"
+            (None: every photo of ``data``).
+        size: Evaluation crop side, in pixels.
+        render_size: The short side every model sees (None: see above).
+        limit: At most this many photos.
+        temperature: Annealed-mean temperature of bin models.
+        mean_data, mean_split: Where the mean colour comes from instead (the training
+            photos, when ``data`` holds only held-out ones).
+        data_dir: Cache folder of registry data sets.
+
+    Returns:
+        The :class:`Evaluation`, with ``.settings``: one line saying what was scored how.
+    """
+    files = split_files(data, split, data_dir)[:limit]
+    if not files:
+        raise ValueError(f"No photos in the {split!r} split of {data!r}.")
+    photos, names = load_photos(files, size)
+    same_data = [c for c in candidates if c.config is not None
+                 and source_key(c.config.data) == source_key(os.fspath(data))]
+    if mean_data is None:
+        mean_data = data
+        mean_split = (same_data[0].config.train_split if same_data else "train") \
+            or "train+val+test"
+    scored = set(files)
+    mean_files = [f for f in split_files(mean_data, mean_split, data_dir)
+                  if f not in scored][:500]
+    mean, mean_note = None, "no mean-colour baseline (no other photos to take it from)"
+    if mean_files:  # a mean needs no detail: small crops keep 500 photos in little memory
+        mean = mean_ab(load_photos(mean_files, min(size, 128))[0])
+        mean_note = f"mean colour from {len(mean_files)} photos" + (
+            f" of the {mean_split!r} split" if mean_split else f" of {mean_data!r}")
+    functions, seen_sizes = {}, []
+    for candidate in candidates:
+        config = candidate.config
+        size_seen = render_size or (config.image_size if config is not None else size)
+        seen_sizes.append(f"{candidate.name}: {size_seen} px")
+        functions[candidate.name] = (lambda p, m=candidate.model, r=size_seen: colorize(
+            m, p, render_size=r, temperature=temperature))
+        if candidate in same_data:
+            trained = set((config.train_split or "train+val+test").split("+"))
+            overlap = trained & set((split or "train+val+test").split("+"))
+            if overlap:
+                print(f"warning: {candidate.name} trained on the "
+                      f"{'+'.join(sorted(overlap))!r} photos of {data!r}: its scores on "
+                      f"{split!r} are not held-out scores.", file=sys.stderr)
+    scores = evaluate(functions, photos, names=names, mean_color=mean)
+    which = f"the {split!r} split of {data!r}" if split else repr(os.fspath(data))
+    scores.settings = (f"{len(photos)} photos of {which}, {size} px "
+                       f"crops; the models see {', '.join(seen_sizes)}; {mean_note}")
+    return scores
 
 
 # === Internals ================================================================================

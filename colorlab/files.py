@@ -40,7 +40,6 @@ __all__ = [
     "printable",
     "remove_stale_temporaries",
     "same_file",
-    "write_bytes_atomic",
     "write_text_atomic",
 ]
 
@@ -120,8 +119,12 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[pathlib
     is deleted and ``target`` is left as it was.
 
     Example:
-        >>> with atomic_path("out/x.png") as tmp:
-        ...     image.save(tmp, format="PNG")
+        >>> import tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> with atomic_path(folder / "x.txt") as tmp:
+        ...     _ = tmp.write_text("complete")  # a crash here leaves no x.txt at all
+        >>> (folder / "x.txt").read_text()
+        'complete'
     """
     target = pathlib.Path(target)
     handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + suffix,
@@ -178,15 +181,10 @@ def remove_stale_temporaries(target: str | os.PathLike, older_than: float = 0.0)
     return removed
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Writes ``data`` to ``path`` through a private temporary file (see :func:`atomic_path`)."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """Writes UTF-8 ``text`` to ``path`` through a private temporary file."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(text.encode("utf-8"))
 
 
 def open_for_append(path: str | os.PathLike, fresh: bool = False):

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 import numpy as np
 from keras import ops
@@ -51,7 +53,7 @@ class RebalancedCrossEntropy(keras.losses.Loss):
 
     Args:
         weights: (Q,) per-bin weights, e.g. ``rebalance_weights(prior)``; None for all ones.
-        bins: The bins (``ColorBins`` or (Q, 2) centres). Needed only for ``gray_mask``.
+        bins: The bins (``ColorBins`` or (Q, 2) centers). Needed only for ``gray_mask``.
         sparse: Targets are packed sparse (..., 2k) (see :func:`pack_sparse_target`) rather
             than dense (..., Q).
         from_logits: ``y_pred`` holds logits (recommended: a stable log-softmax) rather than
@@ -66,9 +68,12 @@ class RebalancedCrossEntropy(keras.losses.Loss):
         name, reduction, dtype: As for ``keras.losses.Loss``.
 
     Example:
-        >>> bins = ColorBins.zhang313()
+        >>> from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
         >>> loss = RebalancedCrossEntropy(rebalance_weights(zhang_imagenet_prior()))
-        >>> model.compile(optimizer="adam", loss=loss)  # model outputs (B, H, W, 313) logits
+        >>> logits = np.zeros((1, 4, 4, 313), "float32")  # a model's (B, H, W, 313) output
+        >>> target = np.full((1, 4, 4, 313), 1 / 313, "float32")  # soft-encoded truth
+        >>> round(float(RebalancedCrossEntropy()(target, logits)), 2)  # unweighted: log 313
+        5.75
     """
 
     def __init__(
@@ -134,18 +139,18 @@ class RebalancedCrossEntropy(keras.losses.Loss):
                 )
             loss = loss * ops.take(ops.convert_to_tensor(self.class_weights), nearest, axis=0)
         if self.gray_mask is not None:
-            loss = loss * self._colour_mask(nearest)
+            loss = loss * self._color_mask(nearest)
         return loss
 
-    def _colour_mask(self, nearest: Any) -> Any:
+    def _color_mask(self, nearest: Any) -> Any:
         """1 where the target counts, 0 where it is near-grey (per pixel or per image)."""
-        centres = np.abs(self.bins.centers)
-        colourful_bin = np.any(centres > self.gray_threshold, axis=1).astype(np.float32)
-        colourful = ops.take(ops.convert_to_tensor(colourful_bin), nearest, axis=0)
+        centers = np.abs(self.bins.centers)
+        colorful_bin = np.any(centers > self.gray_threshold, axis=1).astype(np.float32)
+        colorful = ops.take(ops.convert_to_tensor(colorful_bin), nearest, axis=0)
         if self.gray_mask == "image":
-            spatial = tuple(range(1, len(colourful.shape)))
-            colourful = ops.max(colourful, axis=spatial, keepdims=True)
-        return colourful
+            spatial = tuple(range(1, len(colorful.shape)))
+            colorful = ops.max(colorful, axis=spatial, keepdims=True)
+        return colorful
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -7,14 +7,18 @@ data and few steps. Unset, or ``0``, gives the full lesson.
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import sys
+from importlib import metadata
 from typing import Any
 
 import numpy as np
 
-__all__ = ["QUICK_ENV", "quick_mode", "sample_photo", "setup", "show_model", "strip_outputs"]
+import colorlab
+
+__all__ = ["MINIMUM_VERSIONS", "QUICK_ENV", "check_versions", "quick_mode", "sample_photo", "setup", "show_model", "strip_outputs"]
 
 #: The environment variable that switches every notebook into quick mode.
 QUICK_ENV = "COLORLAB_QUICK"
@@ -37,10 +41,9 @@ def setup(verbose: bool = True) -> bool:
     Returns:
         Whether quick mode is on (see :func:`quick_mode`).
     """
+    check_versions()  # before TensorFlow is imported: an old one says so, in one line
     import keras
     import tensorflow as tf
-
-    import colorlab
 
     gpus = tf.config.list_physical_devices("GPU")
     quick = quick_mode()
@@ -56,6 +59,49 @@ def setup(verbose: bool = True) -> bool:
         print(f"Quick mode: on ({QUICK_ENV}=1: tiny data, few steps)" if quick else
               f"Quick mode: off (set {QUICK_ENV}=1 for tiny data and few steps)")
     return quick
+
+
+#: The oldest versions colorlab works with (as pyproject.toml requires).
+MINIMUM_VERSIONS = {"tensorflow": "2.16", "keras": "3.0", "numpy": "1.26",
+                    "scikit-image": "0.22", "matplotlib": "3.7"}
+
+
+def check_versions(minimum: dict[str, str] | None = None) -> None:
+    """Refuses an environment older than colorlab needs, saying what to upgrade.
+
+    Raises:
+        RuntimeError: a package is missing or older than its minimum (one message naming
+            every such package and the command that upgrades them).
+    """
+    minimum = MINIMUM_VERSIONS if minimum is None else minimum
+    problems = []
+    for package, wanted in minimum.items():
+        try:
+            found = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            problems.append((package, wanted, "not installed"))
+            continue
+        if _version_tuple(found) < _version_tuple(wanted):
+            problems.append((package, wanted, found))
+    if problems:
+        listed = "; ".join(f"{p} >= {w} is needed, this environment has {f}"
+                           for p, w, f in problems)
+        upgrade = " ".join(f'"{p}>={w}"' for p, w, _ in problems)
+        raise RuntimeError(
+            f"colorlab cannot run here: {listed}. Run: %pip install -U {upgrade}, then "
+            "restart the kernel (in Colab: Runtime > Restart session)."
+        )
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    """(2, 16, 1) from "2.16.1", "2.16.1rc0" or "2.16.1+cu121": the leading numbers."""
+    numbers = []
+    for part in text.split("+")[0].split("."):
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        if not digits:
+            break
+        numbers.append(int(digits))
+    return tuple(numbers)
 
 
 def sample_photo(name: str = "astronaut") -> np.ndarray:

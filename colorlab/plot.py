@@ -10,8 +10,18 @@ from typing import Any
 
 import numpy as np
 
-from colorlab.color import in_gamut, join_lab, lab_to_rgb, rgb_to_lab
-from colorlab.quantize import ColorBins, centre_spacing
+from colorlab.color import (
+    AB_SCALE,
+    denormalize_ab,
+    denormalize_l,
+    in_gamut,
+    join_lab,
+    lab_to_rgb,
+    rgb_to_lab,
+)
+from colorlab.data.decode import load_photo
+from colorlab.data.targets import target_pixels, unpack_sparse_target
+from colorlab.quantize import ColorBins, center_spacing
 
 __all__ = [
     "ab_plane",
@@ -73,7 +83,7 @@ def plot_bins(
 
     Args:
         ax: Matplotlib axes.
-        bins: The bins; the cell size is the spacing of their centres.
+        bins: The bins; the cell size is the spacing of their centers.
         values: Optional (Q,) values (a prior, weights); None shows each bin's colour at
             ``lightness``.
         lightness: L at which bin colours are shown.
@@ -84,14 +94,14 @@ def plot_bins(
     Returns:
         The image artist.
     """
-    centres = bins.centers.astype(np.float64)
-    step = centre_spacing(centres)
-    lo = centres.min(0) - step / 2
-    n = np.round((centres.max(0) - centres.min(0)) / step).astype(int) + 1
-    ij = np.round((centres - centres.min(0)) / step).astype(int)
+    centers = bins.centers.astype(np.float64)
+    step = center_spacing(centers)
+    lo = centers.min(0) - step / 2
+    n = np.round((centers.max(0) - centers.min(0)) / step).astype(int) + 1
+    ij = np.round((centers - centers.min(0)) / step).astype(int)
     extent = (lo[0], lo[0] + n[0] * step, lo[1], lo[1] + n[1] * step)
     if values is None:
-        lab = np.concatenate([np.full((len(centres), 1), lightness), centres], axis=1)
+        lab = np.concatenate([np.full((len(centers), 1), lightness), centers], axis=1)
         colours = lab_to_rgb(lab)
         grid = np.ones((n[1], n[0], 4))
         grid[..., 3] = 0.0
@@ -154,8 +164,6 @@ def plot_photo_grid(photos: Any, titles: Any = None, columns: int = 4, size: flo
     """
     import matplotlib.pyplot as plt
 
-    from colorlab.data.decode import load_photo
-
     photos = [load_photo(str(p)).numpy() if not hasattr(p, "shape") else p for p in photos]
     rows = max(1, -(-len(photos) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
@@ -184,9 +192,6 @@ def plot_batch(x: Any, y: Any, bins: ColorBins | None = None, count: int = 4,
         The matplotlib figure: per photo, L | the colours the target encodes | nearest bin.
     """
     import matplotlib.pyplot as plt
-
-    from colorlab.color import AB_SCALE, denormalize_ab, denormalize_l
-    from colorlab.data.targets import target_pixels, unpack_sparse_target
 
     bins = bins if bins is not None else ColorBins.zhang313()
     x = np.asarray(x)

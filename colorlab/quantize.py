@@ -5,14 +5,14 @@ classification: the ab plane is cut into cells of side 10, the Q = 313 cells ins
 gamut become classes, a pixel's target is a soft encoding over its nearest bins, and a
 predicted distribution is decoded back to ab by its annealed mean.
 
-:class:`ColorBins` holds a set of bin centres and does all three, on numpy arrays (numpy out)
+:class:`ColorBins` holds a set of bin centers and does all three, on numpy arrays (numpy out)
 and TensorFlow tensors (tensors out, also inside ``tf.function`` and ``tf.data`` maps).
 
 How the nearest bins are found fast: the ab plane is covered by a lookup table of small square
 cells; for each cell it lists every centre that can be among the k nearest of *any* point in
 the cell (a centre whose smallest distance to the cell exceeds the k-th smallest largest
 distance never can). A pixel then measures distances to a few dozen candidates instead of all
-Q centres, and the result is exactly that of brute force, ties included (the lower bin index
+Q centers, and the result is exactly that of brute force, ties included (the lower bin index
 wins, as with a stable sort).
 """
 
@@ -23,6 +23,8 @@ from importlib import resources
 from typing import Any, Iterable
 
 import numpy as np
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import tensorflow as tf
 from keras import ops
 
@@ -39,10 +41,10 @@ _FAR = 1.0e4  # coordinate of the padding centre that fills short candidate list
 
 
 class ColorBins:
-    """A set of Q bin centres in the ab plane, with encoders and a decoder.
+    """A set of Q bin centers in the ab plane, with encoders and a decoder.
 
     Args:
-        centers: (Q, 2) bin centres (a, b).
+        centers: (Q, 2) bin centers (a, b).
         name: A short label for figures and reprs.
 
     Example:
@@ -57,11 +59,11 @@ class ColorBins:
     def __init__(self, centers: Any, name: str = "custom") -> None:
         centers = np.asarray(centers, dtype=np.float32)
         if centers.ndim != 2 or centers.shape[1] != 2 or len(centers) == 0:
-            raise ValueError(f"ColorBins needs centres of shape (Q, 2), got {centers.shape}.")
+            raise ValueError(f"ColorBins needs centers of shape (Q, 2), got {centers.shape}.")
         if not np.all(np.isfinite(centers)):
-            raise ValueError("ColorBins centres must be finite.")
+            raise ValueError("ColorBins centers must be finite.")
         if len(np.unique(centers, axis=0)) != len(centers):
-            raise ValueError("ColorBins centres must be distinct.")
+            raise ValueError("ColorBins centers must be distinct.")
         self._centers = centers
         self._centers.setflags(write=False)
         self.name = name
@@ -71,14 +73,14 @@ class ColorBins:
     @classmethod
     def zhang313(cls) -> "ColorBins":
         """The 313 in-gamut bins of Zhang et al. (ECCV 2016), in the order of their released
-        ``pts_in_hull.npy``: grid step 10, centres at multiples of 10, sorted by (a, b)."""
+        ``pts_in_hull.npy``: grid step 10, centers at multiples of 10, sorted by (a, b)."""
         return cls(_load_resource("zhang_pts_in_hull.npy"), name="zhang313")
 
     @classmethod
     def grid(cls, step: float = 10.0, low: float = -110.0, high: float = 110.0) -> "ColorBins":
         """The full regular grid of cells of side ``step`` covering [low, high]^2.
 
-        At the defaults: 22 x 22 = 484 centres at -105, -95, ..., 105 (the grid of a student
+        At the defaults: 22 x 22 = 484 centers at -105, -95, ..., 105 (the grid of a student
         report). Centres are sorted by (a, b).
         """
         axis = _grid_axis(step, low, high)
@@ -104,7 +106,7 @@ class ColorBins:
             min_count: Keep cells holding at least this many pixels.
 
         Returns:
-            ColorBins with the occupied centres, sorted by (a, b).
+            ColorBins with the occupied centers, sorted by (a, b).
         """
         axis = _grid_axis(step, low, high)
         n = len(axis)
@@ -120,14 +122,14 @@ class ColorBins:
                 "more data."
             )
         a, b = np.meshgrid(axis, axis, indexing="ij")
-        centres = np.stack([a.ravel(), b.ravel()], axis=1)[keep]
-        return cls(centres, name=f"data{int(keep.sum())}")
+        centers = np.stack([a.ravel(), b.ravel()], axis=1)[keep]
+        return cls(centers, name=f"data{int(keep.sum())}")
 
     # === Properties ==========================================================================
 
     @property
     def centers(self) -> np.ndarray:
-        """(Q, 2) float32 bin centres (read-only)."""
+        """(Q, 2) float32 bin centers (read-only)."""
         return self._centers
 
     def __len__(self) -> int:
@@ -158,7 +160,7 @@ class ColorBins:
         """Soft-encodes ab into a distribution over the bins (Zhang et al. 2016, Sec. 2.1).
 
         Each pixel gets Gaussian weights ``exp(-d^2 / (2 sigma^2))`` on its ``k`` nearest
-        centres, normalised to sum to 1 (the released code uses k = 10, sigma = 5).
+        centers, normalised to sum to 1 (the released code uses k = 10, sigma = 5).
 
         Args:
             ab: (..., 2) ab values in Lab units (not network-normalised), within
@@ -222,7 +224,7 @@ class ColorBins:
     ) -> Any:
         """Annealed-mean decoding of a distribution over the bins (Zhang et al. 2016, Eq. 5).
 
-        The centres are averaged with weights ``softmax(log(p) / T)``: T = 1 gives the mean
+        The centers are averaged with weights ``softmax(log(p) / T)``: T = 1 gives the mean
         (desaturated, but spatially coherent), T -> 0 the mode (vivid, but patchy); the paper
         uses T = 0.38. T = 0 returns the mode exactly (the centre of the arg-max bin), and
         so does any T below 1e-6 (dividing by it would overflow float32 to NaN).
@@ -248,13 +250,13 @@ class ColorBins:
                 f"decode got {q} values on the last axis but these bins number {len(self)}."
             )
         probs = ops.cast(probs, "float32")
-        centres = ops.convert_to_tensor(self._centers)
+        centers = ops.convert_to_tensor(self._centers)
         if temperature < 1e-6:  # the mode; scores / 1e-300 would be inf - inf = NaN
-            ab = ops.take(centres, ops.argmax(probs, axis=-1), axis=0)
+            ab = ops.take(centers, ops.argmax(probs, axis=-1), axis=0)
         else:
             scores = probs if from_logits else ops.log(ops.maximum(probs, 1e-30))
             weights = ops.softmax(scores / temperature, axis=-1)
-            ab = ops.matmul(weights, centres)
+            ab = ops.matmul(weights, centers)
         return _np(ab) if as_numpy else ab
 
     # === Internals ===========================================================================
@@ -311,7 +313,7 @@ class ColorBins:
 def _nearest_graph(
     table: "_CandidateTable", flat: Any, k: int, sigma: float | None
 ) -> tuple[Any, Any]:
-    """The k nearest centres of each of (N, 2) points, through the candidate table.
+    """The k nearest centers of each of (N, 2) points, through the candidate table.
 
     Written with tf ops directly: this is the hot path of every training target. The
     elementwise stages before and after the sort run as XLA kernels (fused, 2-4x faster on
@@ -352,22 +354,22 @@ def _compiled_nearest(bins: "ColorBins", k: int, sigma: float | None):
 
 
 class _CandidateTable:
-    """For each lookup cell, the centres that can be among the k nearest of a point in it."""
+    """For each lookup cell, the centers that can be among the k nearest of a point in it."""
 
-    def __init__(self, centres: np.ndarray, k: int) -> None:
-        centres = centres.astype(np.float64)
-        q = len(centres)
-        spacing = centre_spacing(centres)
+    def __init__(self, centers: np.ndarray, k: int) -> None:
+        centers = centers.astype(np.float64)
+        q = len(centers)
+        spacing = center_spacing(centers)
         self.cell = np.float32(spacing / 4.0)  # finer cells, fewer candidates per cell
-        lo = min(-AB_LIMIT, float(centres.min()) - spacing)
-        hi = max(AB_LIMIT, float(centres.max()) + spacing)
+        lo = min(-AB_LIMIT, float(centers.min()) - spacing)
+        hi = max(AB_LIMIT, float(centers.max()) + spacing)
         self.size = int(np.ceil((hi - lo) / self.cell))
         self.origin = np.float32(lo)
         edges = lo + self.cell * np.arange(self.size + 1)
         x0, y0 = np.meshgrid(edges[:-1], edges[:-1], indexing="ij")
         x0, y0 = x0.ravel()[:, None], y0.ravel()[:, None]  # (cells, 1)
         x1, y1 = x0 + self.cell, y0 + self.cell
-        cx, cy = centres[None, :, 0], centres[None, :, 1]
+        cx, cy = centers[None, :, 0], centers[None, :, 1]
         near = (np.maximum(np.maximum(x0 - cx, cx - x1), 0) ** 2
                 + np.maximum(np.maximum(y0 - cy, cy - y1), 0) ** 2)
         far = np.maximum(np.abs(cx - x0), np.abs(cx - x1)) ** 2 + np.maximum(
@@ -380,9 +382,9 @@ class _CandidateTable:
         order = np.argsort(~keep, axis=1, kind="stable")[:, :width]
         candidates = np.where(np.take_along_axis(keep, order, axis=1), order, q)
         self.candidates = candidates.astype(np.int32)
-        padded_centres = np.concatenate([centres, [[_FAR, _FAR]]]).astype(np.float32)
-        self.candidate_a = np.ascontiguousarray(padded_centres[candidates, 0])  # (cells, C)
-        self.candidate_b = np.ascontiguousarray(padded_centres[candidates, 1])
+        padded_centers = np.concatenate([centers, [[_FAR, _FAR]]]).astype(np.float32)
+        self.candidate_a = np.ascontiguousarray(padded_centers[candidates, 0])  # (cells, C)
+        self.candidate_b = np.ascontiguousarray(padded_centers[candidates, 1])
         self.distances = tf.function(self._distances, jit_compile=True, reduce_retracing=True)
 
     def _distances(self, flat: Any) -> tuple[Any, Any]:
@@ -392,9 +394,9 @@ class _CandidateTable:
         cell_ij = tf.clip_by_value(cell_ij, 0, self.size - 1)
         cell = cell_ij[:, 0] * self.size + cell_ij[:, 1]
         # One contiguous row per pixel: its cell's candidate coordinates, (N, C) each.
-        centre_a = tf.gather(tf.constant(self.candidate_a), cell)
-        centre_b = tf.gather(tf.constant(self.candidate_b), cell)
-        d2 = tf.square(centre_a - flat[:, :1]) + tf.square(centre_b - flat[:, 1:])
+        center_a = tf.gather(tf.constant(self.candidate_a), cell)
+        center_b = tf.gather(tf.constant(self.candidate_b), cell)
+        d2 = tf.square(center_a - flat[:, :1]) + tf.square(center_b - flat[:, 1:])
         return d2, tf.gather(tf.constant(self.candidates), cell)
 
 
@@ -403,11 +405,11 @@ def _candidate_table(bins: ColorBins, k: int) -> _CandidateTable:
     return _CandidateTable(bins.centers, k)
 
 
-def centre_spacing(centres: np.ndarray) -> float:
+def center_spacing(centers: np.ndarray) -> float:
     """Median distance from a centre to its nearest neighbour (the grid step for grids)."""
-    if len(centres) < 2:
+    if len(centers) < 2:
         return 10.0
-    c = np.asarray(centres, dtype=np.float64)
+    c = np.asarray(centers, dtype=np.float64)
     d = np.sqrt(((c[:, None] - c[None]) ** 2).sum(-1))
     np.fill_diagonal(d, np.inf)
     return float(np.median(d.min(axis=1)))

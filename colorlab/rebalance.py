@@ -41,7 +41,7 @@ def empirical_prior(
     """Streams ab maps into bin frequencies, smoothed on the ab plane.
 
     Each pixel counts once in its nearest bin; the counts are smoothed with a Gaussian of
-    ``sigma`` ab units over the bin centres and normalised. Memory stays bounded: large arrays
+    ``sigma`` ab units over the bin centers and normalised. Memory stays bounded: large arrays
     are processed a million pixels at a time and iterables one batch at a time.
 
     Args:
@@ -76,7 +76,7 @@ def empirical_prior(
 
 
 def smooth_prior(counts: Any, bins: ColorBins, sigma: float = 5.0) -> np.ndarray:
-    """Gaussian smoothing of bin counts or frequencies over the bin centres.
+    """Gaussian smoothing of bin counts or frequencies over the bin centers.
 
     ``p̃_i ∝ Σ_j exp(-|c_i - c_j|^2 / (2 σ^2)) p_j``, normalised to sum 1. Mass that the
     kernel would spread outside the bin set is dropped before normalising, as when the

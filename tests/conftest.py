@@ -22,7 +22,7 @@ SHARED = ROOT.parent / "shared"
 
 
 def make_photo(seed: int = 0, size: tuple[int, int] = (60, 80)) -> np.ndarray:
-    """A colourful test image made by the tests: smooth gradients plus noise, (H, W, 3) uint8."""
+    """A colorful test image made by the tests: smooth gradients plus noise, (H, W, 3) uint8."""
     rng = np.random.default_rng(seed)
     h, w = size
     y, x = np.mgrid[0:h, 0:w]

@@ -9,13 +9,25 @@ from skimage import color as skcolor
 from colorlab import color
 
 
-def test_all_8bit_colours_match_skimage_and_round_trip(all_rgb8):
-    ours = color.rgb_to_lab(all_rgb8)
-    assert ours.dtype == np.float32 and ours.shape == all_rgb8.shape
-    reference = skcolor.rgb2lab(all_rgb8)  # float64
+def _check_8bit(rgb8):
+    ours = color.rgb_to_lab(rgb8)
+    assert ours.dtype == np.float32 and ours.shape == rgb8.shape
+    reference = skcolor.rgb2lab(rgb8)  # float64
     assert np.abs(ours - reference).max(axis=0).max() <= 2e-3
     back = color.lab_to_rgb(ours)
-    assert np.abs(back - all_rgb8 / 255.0).max() <= 1e-4
+    assert np.abs(back - rgb8 / 255.0).max() <= 1e-4
+
+
+@pytest.mark.slow
+def test_all_8bit_colors_match_skimage_and_round_trip(all_rgb8):
+    _check_8bit(all_rgb8)
+
+
+def test_every_61st_8bit_color_matches_skimage_and_round_trips(all_rgb8):
+    # The default suite's share of the 2^24 check: 275,036 colours, every gray level and
+    # both ends of each channel among them.
+    grays = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    _check_8bit(np.concatenate([all_rgb8[::61], grays]))
 
 
 def test_float32_input_matches_skimage(photos):
@@ -33,7 +45,7 @@ def test_float64_stays_float64_and_matches_tightly():
     np.testing.assert_allclose(color.lab_to_rgb(lab), rgb, atol=1e-9)
 
 
-def test_known_colours():
+def test_known_colors():
     lab = color.rgb_to_lab(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
     np.testing.assert_allclose(lab[0], [100.0, 0.0, 0.0], atol=2e-2)
     np.testing.assert_allclose(lab[1], [0.0, 0.0, 0.0], atol=1e-6)
@@ -130,7 +142,7 @@ def test_out_of_gamut_is_clipped_or_reported():
     assert color.in_gamut(lab).tolist() == [True, False]
 
 
-def test_normalisation_constants_and_inverses():
+def test_normalization_constants_and_inverses():
     lightness = np.array([0.0, 50.0, 100.0])
     np.testing.assert_allclose(color.normalize_l(lightness), [-0.5, 0.0, 0.5])
     np.testing.assert_allclose(color.denormalize_l(color.normalize_l(lightness)), lightness)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorlab.data import download, registry
+from colorlab.data import archives, download, registry
 from colorlab.cli import main
 from colorlab.data.photos import OUTPUT_MARKER
 from conftest import make_photo
@@ -313,7 +313,7 @@ def test_a_file_name_that_is_not_utf8_is_skipped_and_counted(tmp_path):
 
 def test_skipped_names_that_are_not_utf8_print_on_a_strict_terminal(monkeypatch):
     from colorlab.data.photos import ImageInfo, ScanReport
-    from colorlab.train import _report_photos
+    from colorlab.train.run import _report_photos
 
     raw = io.BytesIO()
     strict = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
@@ -409,13 +409,14 @@ def test_a_kill_between_state_and_checkpoint_rename_still_resumes(finished_run, 
     import keras
 
     from colorlab import files
-    from colorlab.train import _resume_state, _StepCheckpoint
+    from colorlab.train.folder import resume_state
+    from colorlab.train.callbacks import StepCheckpoint
 
     base, _, _ = finished_run
     run = tmp_path / "run"
     shutil.copytree(base / "run", run)
-    state = _resume_state(run)
-    callback = _StepCheckpoint(run, 1, 2, state["step"], state)  # a resumed session
+    state = resume_state(run)
+    callback = StepCheckpoint(run, 1, 2, state["step"], state)  # a resumed session
     callback.set_model(keras.models.load_model(run / "checkpoints" / "last.keras"))
     callback.step += 1
     real_replace = os.replace
@@ -430,7 +431,7 @@ def test_a_kill_between_state_and_checkpoint_rename_still_resumes(finished_run, 
         callback._save()
     monkeypatch.setattr(files.os, "replace", real_replace)
     assert json.loads((run / "state.json").read_text())["step"] == state["step"] + 1
-    assert _resume_state(run)["step"] == state["step"]  # the previous entry still matches
+    assert resume_state(run)["step"] == state["step"]  # the previous entry still matches
 
 
 def test_evaluate_warns_when_a_model_is_scored_on_photos_it_trained_on(finished_run, tmp_path,
@@ -449,13 +450,14 @@ def test_evaluate_warns_when_a_model_is_scored_on_photos_it_trained_on(finished_
 
 @pytest.mark.skipif(sys.platform == "win32", reason="the test's holder uses fcntl")
 def test_a_run_folder_is_locked_while_training_and_a_stale_lock_is_taken_over(tmp_path):
-    from colorlab.train import RunInUse, _RunLock
+    from colorlab.train import RunInUse
+    from colorlab.train.folder import RunLock
 
     run = tmp_path / "run"
     run.mkdir()
-    with _RunLock(run):
+    with RunLock(run):
         with pytest.raises(RunInUse, match=f"pid {os.getpid()}"):
-            with _RunLock(run):
+            with RunLock(run):
                 pass
     # Another process holds it: refused; then that process is killed: the kernel frees the
     # lock, its file stays with the dead holder's name, and the next run takes it over.
@@ -468,11 +470,11 @@ def test_a_run_folder_is_locked_while_training_and_a_stale_lock_is_taken_over(tm
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(RunInUse, match="in use by another training run .pid 1 on elsewhere"):
-            _RunLock(run).__enter__()
+            RunLock(run).__enter__()
     finally:
         holder.kill()
         holder.wait(timeout=60)
-    with _RunLock(run):
+    with RunLock(run):
         assert str(os.getpid()) in (run / "lock").read_text()
 
 
@@ -482,11 +484,11 @@ def test_a_run_folder_is_locked_while_training_and_a_stale_lock_is_taken_over(tm
 def test_an_exploding_loss_stops_the_run_before_a_bad_checkpoint(tmp_path):
     import keras
 
-    from colorlab.train import _StepCheckpoint
+    from colorlab.train.callbacks import StepCheckpoint
 
     run = tmp_path / "run"
     (run / "checkpoints").mkdir(parents=True)
-    callback = _StepCheckpoint(run, every=1, steps_per_epoch=10, start=0)
+    callback = StepCheckpoint(run, every=1, steps_per_epoch=10, start=0)
     callback.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
     callback.on_train_batch_end(0, {"loss": 5.0})
     callback.on_train_batch_end(1, {"loss": 4.0})
@@ -532,7 +534,7 @@ def test_an_archive_bomb_is_refused_before_writing(tmp_path):
         zf.writestr("zeros.bin", bytes(150 << 20))  # 150 MB of zeros: about 150 kB zipped
     assert archive.stat().st_size < 1 << 20
     with pytest.raises(download.UnsafeArchiveError, match="archive bomb"):
-        download.extract(archive, tmp_path / "out")
+        archives.extract(archive, tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bomb.zip"]
 
 
@@ -588,7 +590,7 @@ def test_a_symlink_planted_at_a_temporary_name_is_never_followed(tmp_path, serve
     from colorlab.files import atomic_path, write_text_atomic
 
     from colorlab import models
-    from colorlab.train import _save_atomic
+    from colorlab.train.folder import save_atomic
 
     outside = tmp_path / "outside.txt"
     outside.write_text("precious")
@@ -599,7 +601,7 @@ def test_a_symlink_planted_at_a_temporary_name_is_never_followed(tmp_path, serve
     write_text_atomic(folder / "state.json", "{}")
     with atomic_path(folder / "x.png") as tmp:
         tmp.write_bytes(b"png")
-    _save_atomic(models.zhang_eccv16(width=1 / 16), folder / "last.keras")
+    save_atomic(models.zhang_eccv16(width=1 / 16), folder / "last.keras")
     assert outside.read_text() == "precious" and (folder / "x.png").read_bytes() == b"png"
     assert zipfile.is_zipfile(folder / "last.keras")
     mask = os.umask(0)
@@ -636,9 +638,9 @@ def test_real_tar_layouts_pass_and_an_all_zero_file_does_not(tmp_path):
             info.size = 700
             tar.addfile(info, io.BytesIO(bytes(700)))
         assert (tmp_path / name).stat().st_size % 10240 == 0  # padded to whole records
-        assert download.archive_problem(tmp_path / name, "tar") == ""
+        assert archives.archive_problem(tmp_path / name, "tar") == ""
     (tmp_path / "zeros.tar").write_bytes(bytes(10240))
-    assert "no members" in download.archive_problem(tmp_path / "zeros.tar", "tar")
+    assert "no members" in archives.archive_problem(tmp_path / "zeros.tar", "tar")
 
 
 @pytest.mark.parametrize("name", ["../x.bin", "/tmp/x.bin", "a/b.bin", "..", ""])
@@ -693,7 +695,8 @@ def test_data_prior_out_takes_a_folder_and_defaults_to_the_cache(tmp_path, monke
 
 
 def test_max_steps_alone_is_not_capped_by_the_default_epochs():
-    from colorlab.train import TrainConfig, _stop_step
+    from colorlab.train import TrainConfig
+    from colorlab.train.run import _stop_step
 
     assert _stop_step(TrainConfig(max_steps=30, steps_per_epoch=1), 1, 0) == 30
     assert _stop_step(TrainConfig(), 5, 0) == 50  # 10 epochs by default
@@ -703,7 +706,7 @@ def test_max_steps_alone_is_not_capped_by_the_default_epochs():
 def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, tmp_path):
     import shutil
 
-    from colorlab.train import _StepCheckpoint
+    from colorlab.train.callbacks import StepCheckpoint
 
     base, _, _ = finished_run
     run = tmp_path / "run"
@@ -711,9 +714,9 @@ def test_an_epoch_row_survives_a_kill_between_checkpoint_and_csv(finished_run, t
     rows = (run / "history.csv").read_text().splitlines()
     assert len(rows) == 2
     (run / "history.csv").write_text(rows[0] + "\n")  # killed before the row was written
-    from colorlab.train import _resume_state
+    from colorlab.train.folder import resume_state
 
-    _StepCheckpoint(run, 1, 2, 2, _resume_state(run))
+    StepCheckpoint(run, 1, 2, 2, resume_state(run))
     assert (run / "history.csv").read_text().splitlines() == rows
 
 
@@ -737,11 +740,12 @@ def test_a_run_folder_inside_the_data_folder_adds_nothing_to_the_data(finished_r
 
 def test_sample_figures_are_marked_even_when_the_run_folder_is_the_data(tmp_path, tiny_model):
     from colorlab.models import load_model
-    from colorlab.train import TrainConfig, _SampleColorizations, _StepCheckpoint
+    from colorlab.train import TrainConfig
+    from colorlab.train.callbacks import SampleColorizations, StepCheckpoint
 
     data = _folder(tmp_path / "photos", count=2)  # train --out photos: the run is the data
-    checkpointer = _StepCheckpoint(data, 1, 1, 0)
-    samples = _SampleColorizations(data / "samples", np.stack([make_photo(0, (32, 32))]),
+    checkpointer = StepCheckpoint(data, 1, 1, 0)
+    samples = SampleColorizations(data / "samples", np.stack([make_photo(0, (32, 32))]),
                                    TrainConfig(image_size=32), checkpointer)
     samples.set_model(load_model(tiny_model, compile=False))
     samples.on_epoch_end(0)
@@ -821,10 +825,12 @@ def labelled_photos(tmp_path_factory):
 
 @pytest.mark.parametrize("model, extra", [
     ("zhang_eccv16", []),
-    ("vgg16_colorizer", ["--weights", "none"]),
-    ("resnet_colorizer", []),
-    ("iizuka_two_stream", []),
-    ("unet_generator", []),
+    # The others train in-process in test_every_method_trains_one_step; here, from the
+    # command line with validation, in the slow suite.
+    pytest.param("vgg16_colorizer", ["--weights", "none"], marks=pytest.mark.slow),
+    pytest.param("resnet_colorizer", [], marks=pytest.mark.slow),
+    pytest.param("iizuka_two_stream", [], marks=pytest.mark.slow),
+    pytest.param("unet_generator", [], marks=pytest.mark.slow),
 ])
 def test_every_method_trains_from_the_cli_with_validation(labelled_photos, tmp_path, capsys,
                                                          model, extra):

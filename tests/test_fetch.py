@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from colorlab.data import download, registry
+from colorlab.data import archives, download, registry
 from colorlab.data.sources import split_files
 from conftest import make_photo
 
@@ -132,12 +132,12 @@ def test_trust_on_first_use_records_and_then_enforces(server, tmp_path):
 def test_extract_tar_and_zip(tmp_path):
     archive = tmp_path / "a.tgz"
     archive.write_bytes(_tgz({"top/x.txt": b"x", "top/sub/y.txt": b"y"}))
-    out = download.extract(archive, tmp_path / "out")
+    out = archives.extract(archive, tmp_path / "out")
     assert (out / "top/sub/y.txt").read_bytes() == b"y"
     zpath = tmp_path / "a.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
         zf.writestr("dir/z.txt", "z")
-    assert (download.extract(zpath, tmp_path / "zout") / "dir/z.txt").read_text() == "z"
+    assert (archives.extract(zpath, tmp_path / "zout") / "dir/z.txt").read_text() == "z"
 
 
 @pytest.mark.parametrize(
@@ -153,7 +153,7 @@ def test_extract_refuses_unsafe_tar_members(tmp_path, members, links):
     archive = tmp_path / "bad.tgz"
     archive.write_bytes(_tgz(members, links))
     with pytest.raises(download.UnsafeArchiveError, match="refusing to extract"):
-        download.extract(archive, tmp_path / "out")
+        archives.extract(archive, tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.tgz"]  # nothing written
 
 
@@ -162,7 +162,7 @@ def test_extract_refuses_unsafe_zip_member(tmp_path):
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("../../evil.txt", "x")
     with pytest.raises(download.UnsafeArchiveError):
-        download.extract(archive, tmp_path / "out")
+        archives.extract(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.partial").exists()
 
 

@@ -65,9 +65,9 @@ def test_split_relative_to_root_separates_equal_names(tmp_path):
     assert len({s for s, ps in splits.items() if ps}) > 1  # not all in one split
 
 
-def test_good_photo_is_usable_with_size_and_colour(tmp_path):
+def test_good_photo_is_usable_with_size_and_color(tmp_path):
     info, report = _scan_one(_save(tmp_path / "ok.jpg", make_photo(size=(48, 64))))
-    assert info.ok and (info.width, info.height) == (64, 48) and info.colourful > 0.5
+    assert info.ok and (info.width, info.height) == (64, 48) and info.colorful > 0.5
     assert report.paths == [info.path] and report.skipped == []
 
 
@@ -102,7 +102,7 @@ def test_cmyk_jpeg_is_usable(tmp_path):
     path = tmp_path / "cmyk.jpg"
     Image.fromarray(make_photo()).convert("CMYK").save(path)
     info, _ = _scan_one(str(path))
-    assert info.ok and info.colourful > 0.5
+    assert info.ok and info.colorful > 0.5
 
 
 def test_one_pixel_image_is_skipped_as_too_small(tmp_path):
@@ -139,12 +139,12 @@ def test_near_gray_filter_drops_grayscale_stored_as_rgb(tmp_path):
     assert photos.scan_images([colour, gray_path], gray_fraction=None).paths == [colour, gray_path]
 
 
-def test_colourful_fraction_threshold():
+def test_colorful_fraction_threshold():
     gray = np.full((10, 10, 3), 0.5, np.float32)
-    assert photos.colourful_fraction(gray) == 0.0
+    assert photos.colorful_fraction(gray) == 0.0
     tinted = gray.copy()
     tinted[:3, :, 0] = 0.6  # 30 % of pixels clearly reddish
-    assert photos.colourful_fraction(tinted) == pytest.approx(0.3)
+    assert photos.colorful_fraction(tinted) == pytest.approx(0.3)
 
 
 def test_exif_orientation_is_read(tmp_path):
@@ -165,7 +165,7 @@ def test_manifest_caches_and_notices_changes(tmp_path):
     import json
 
     cached = json.loads(manifest.read_text())
-    cached[path]["info"]["colourful"] = 0.0  # pretend the cache said near-gray
+    cached[path]["info"]["colorful"] = 0.0  # pretend the cache said near-gray
     manifest.write_text(json.dumps(cached))
     assert photos.scan_images([path], manifest=manifest).paths == []
     # ... until the file changes.

@@ -68,7 +68,7 @@ def test_sparse_targets_equal_dense():
 def test_gray_masks_per_pixel_and_per_image():
     bins = ColorBins.zhang313()
     ab = np.zeros((2, 1, 2, 2), np.float32)
-    ab[0, 0, 0] = [40.0, -20.0]  # image 0: one colourful pixel, one grey; image 1: all grey
+    ab[0, 0, 0] = [40.0, -20.0]  # image 0: one colorful pixel, one grey; image 1: all grey
     ab[1, 0, 1] = [3.0, -4.0]  # inside the grey zone |a|, |b| <= 5
     target = bins.soft_encode(ab)
     logits = np.zeros((2, 1, 2, 313), np.float32)

@@ -43,7 +43,7 @@ def expected_shape(name, h, w, batch=2):
 
 def test_every_builder_is_registered_and_tiny_variants_cover_them():
     assert models.names() == list(TINY)
-    assert set(models.OUTPUT_KINDS.values()) == {"bins", "ab", "ab+class", "patch"}
+    assert {models.method(n).output for n in models.names()} == set(models.OUTPUTS)
 
 
 @pytest.mark.parametrize("name", list(TINY))
@@ -56,11 +56,12 @@ def test_shapes_at_two_input_sizes(name):
             assert tuple(out["class"].shape) == (2, 5)
         else:
             assert tuple(out.shape) == expected_shape(name, h, w)
-        if models.OUTPUT_KINDS[name] in ("ab", "ab+class"):
+        if models.method(name).output in ("ab", "ab+class"):
             ab = np.asarray(out["ab"] if isinstance(out, dict) else out)
             assert np.all(np.abs(ab) <= 1.0)  # ab / 110 through tanh or sigmoid
 
 
+@pytest.mark.slow
 def test_zhang_full_size_has_the_released_parameter_count():
     model = models.zhang_eccv16()
     assert models.count_params(model, trainable_only=True) == 32_235_385
@@ -68,6 +69,7 @@ def test_zhang_full_size_has_the_released_parameter_count():
     assert model.get_layer("conv5_1").dilation_rate == (2, 2)
 
 
+@pytest.mark.slow
 def test_iizuka_full_size_has_the_papers_parameter_count():
     model = models.iizuka_two_stream()
     assert models.count_params(model) == 42_353_839
@@ -226,6 +228,7 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name):
     assert np.isfinite(before) and after < before
 
 
+@pytest.mark.slow
 def test_summary_table_is_the_one_in_the_readme():
     table = models.summary_table()
     assert "| `zhang_eccv16` | 32,240,377 | 32,235,385 |" in table
@@ -338,8 +341,8 @@ def test_zhang_saves_its_bins_and_the_inference_model_uses_them(tmp_path):
     assert np.asarray(decoder(x)).shape == (2, 32, 32, 2)
     mode = np.asarray(decoder.get_layer("annealed_mean")([logits, x[:, ::4, ::4]]))
     mode = mode * color.AB_SCALE
-    centres = bins.centers[np.argmax(logits, axis=-1)]
-    np.testing.assert_allclose(mode, centres, atol=1e-3)  # T = 0 decodes to the mode
+    centers = bins.centers[np.argmax(logits, axis=-1)]
+    np.testing.assert_allclose(mode, centers, atol=1e-3)  # T = 0 decodes to the mode
     with pytest.raises(ValueError, match="pass bins="):
         models.zhang_inference_model(models.zhang_eccv16(num_bins=484, width=1 / 16))
 

@@ -230,7 +230,7 @@ def test_top_level_datasets_yaml_is_the_packaged_registry():
     assert top == packaged
 
 
-def test_sample_set_is_materialised_without_network(tmp_path):
+def test_sample_set_is_materialized_without_network(tmp_path):
     root = data.fetch("sample", data_dir=tmp_path)
     names = sorted(p.name for p in data.list_images(root))
     assert {"astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg",
@@ -246,8 +246,8 @@ def test_sample_set_is_materialised_without_network(tmp_path):
 def test_dataset_prior_of_the_sample_set(tmp_path):
     prior = data.dataset_prior("sample", progress=False, data_dir=tmp_path, image_size=64)
     assert prior.shape == (313,) and prior.sum() == pytest.approx(1.0)
-    centres = ColorBins.zhang313().centers
-    assert np.linalg.norm(centres[np.argmax(prior)]) < 30  # photos are mostly unsaturated
+    centers = ColorBins.zhang313().centers
+    assert np.linalg.norm(centers[np.argmax(prior)]) < 30  # photos are mostly unsaturated
 
 
 def test_array_sources_and_cifar10_as_keras_loads_it(tmp_path, monkeypatch):

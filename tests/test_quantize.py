@@ -10,16 +10,16 @@ from colorlab.quantize import AB_LIMIT, ColorBins
 
 def brute_force_soft(bins, ab, k=10, sigma=5.0):
     """All-centre reference: stable sort of squared distances (lower index wins ties)."""
-    centres = bins.centers.astype(np.float32)
+    centers = bins.centers.astype(np.float32)
     flat = ab.reshape(-1, 2).astype(np.float32)
-    d2 = ((flat[:, None, :] - centres[None]) ** 2).sum(-1)
+    d2 = ((flat[:, None, :] - centers[None]) ** 2).sum(-1)
     nearest = np.argsort(d2, axis=1, kind="stable")[:, :k]
     d2k = np.take_along_axis(d2, nearest, 1).astype(np.float64)
     w = np.exp(-(d2k - d2k[:, :1]) / (2 * sigma**2))
     w /= w.sum(1, keepdims=True)
-    dense = np.zeros((len(flat), len(centres)))
+    dense = np.zeros((len(flat), len(centers)))
     np.put_along_axis(dense, nearest, w, 1)
-    return dense.reshape(*ab.shape[:-1], len(centres)), np.argmin(d2, 1).reshape(ab.shape[:-1])
+    return dense.reshape(*ab.shape[:-1], len(centers)), np.argmin(d2, 1).reshape(ab.shape[:-1])
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +36,11 @@ def test_zhang313_equals_the_reference(shared_reference):
 
 
 def test_zhang313_is_the_in_gamut_part_of_the_23x23_grid():
-    centres = ColorBins.zhang313().centers
-    assert np.all(centres % 10 == 0)
-    assert centres[:, 0].min() == -90 and centres[:, 0].max() == 100
-    assert centres[:, 1].min() == -110 and centres[:, 1].max() == 100
-    order = np.lexsort((centres[:, 1], centres[:, 0]))
+    centers = ColorBins.zhang313().centers
+    assert np.all(centers % 10 == 0)
+    assert centers[:, 0].min() == -90 and centers[:, 0].max() == 100
+    assert centers[:, 1].min() == -110 and centers[:, 1].max() == 100
+    order = np.lexsort((centers[:, 1], centers[:, 0]))
     np.testing.assert_array_equal(order, np.arange(313))
 
 

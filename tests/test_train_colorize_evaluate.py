@@ -11,6 +11,7 @@ import tracemalloc
 
 import keras
 import numpy as np
+import tensorflow as tf
 import pytest
 from PIL import Image
 
@@ -25,16 +26,8 @@ from colorlab.colorize import (
     gray_rgb,
     read_image,
 )
-from colorlab.train import (
-    TrainConfig,
-    TrainingDiverged,
-    _check_same_run,
-    _phases,
-    choose_precision,
-    choose_strategy,
-    load_config,
-    train,
-)
+from colorlab.train import TrainConfig, TrainingDiverged, choose_precision, choose_strategy, load_config, train
+from colorlab.train.run import _check_same_run, _phases
 
 TINY_RUN = dict(model="zhang_eccv16", model_args={"width": 1 / 16}, image_size=32,
                 batch_size=2, epochs=1, steps_per_epoch=2, samples=1, learning_rate=1e-3,
@@ -131,7 +124,7 @@ def test_a_cosine_run_refuses_to_be_stretched():
     _check_same_run(TrainConfig(epochs=10), TrainConfig(epochs=20), "runs/x")  # constant: ok
 
 
-def test_every_recipe_trains_one_step(tmp_path):
+def test_every_method_trains_one_step(tmp_path):
     # The five methods at their defaults: tests/test_faults.py trains each from the CLI.
     data = photo_folder(tmp_path, count=6)
     for name, args in [("zhang_eccv16", {"width": 1 / 16, "head": "ab"})]:
@@ -183,6 +176,7 @@ def test_config_errors_say_what_to_do(tmp_path):
     assert main(["train", str(tmp_path / "bad.yaml")]) == 2
 
 
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="asserts the CPU choices")
 def test_precision_and_strategy_on_a_cpu():
     assert choose_precision("auto") == "float32"  # no GPU here
     assert choose_precision("mixed_bfloat16") == "mixed_bfloat16"
@@ -228,6 +222,7 @@ def _run_script(tmp_path, data, run, epochs, strategy="None", wait=True):
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
 
 
+@pytest.mark.slow
 def test_distributed_training_on_two_logical_cpus(tmp_path):
     data = photo_folder(tmp_path, count=8)
     done = _run_script(tmp_path, data, tmp_path / "run", epochs=1,
@@ -236,6 +231,7 @@ def test_distributed_training_on_two_logical_cpus(tmp_path):
     assert "REPLICAS 2 STEPS 6 FROM 0" in done.stdout
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path):
     data = photo_folder(tmp_path, count=8)
     run = tmp_path / "run"
@@ -370,13 +366,13 @@ def test_metrics_of_perfect_gray_and_constant_results():
     assert perfect["auc"] == pytest.approx(1.0) and perfect["accuracy"] == 1.0
     gray = ev.photo_metrics(gray_rgb(photo), photo, bin_weights=weights,
                             bins=ColorBins.zhang313())
-    assert gray["colourfulness"] == pytest.approx(0.0, abs=0.5)
+    assert gray["colorfulness"] == pytest.approx(0.0, abs=0.5)
     assert gray["auc_rebalanced"] < gray["auc"] < 1.0  # gray is penalised where colour is rare
     assert ev.auc_from_errors(np.array([0.0, 200.0])) == pytest.approx(0.5)
     # Hasler & Suesstrunk on pure red: rg = 255, yb = 127.5, no spread.
     red = np.zeros((4, 4, 3), np.uint8)
     red[..., 0] = 255
-    assert ev.colourfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
+    assert ev.colorfulness(red) == pytest.approx(0.3 * np.hypot(255, 127.5))
 
 
 def test_evaluate_writes_table_and_figure_with_baselines(tmp_path):
@@ -384,7 +380,7 @@ def test_evaluate_writes_table_and_figure_with_baselines(tmp_path):
 
     photos = [make_photo(i, (64, 64)) for i in range(3)]
     result = ev.evaluate({"tiny": models.zhang_eccv16(width=1 / 16)}, photos,
-                         mean_colour=ev.mean_ab(photos), render_size=64)
+                         mean_color=ev.mean_ab(photos), render_size=64)
     assert [r["method"] for r in result.rows] == ["gray", "mean colour", "tiny"]
     paths = result.write(tmp_path)
     assert paths["figure"].stat().st_size > 1000

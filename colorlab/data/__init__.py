@@ -38,7 +38,8 @@ _NAMES = {
     "make_dataset": "pipeline", "dataset_prior": "pipeline",
     "read_tfrecords": "records", "write_tfrecords": "records",
 }
-_MODULES = ("decode", "download", "photos", "pipeline", "records", "registry", "sources",
+_MODULES = ("archives", "decode", "download", "errors", "photos", "pipeline", "records",
+            "registry", "sources",
             "targets")
 
 __all__ = sorted(_NAMES)

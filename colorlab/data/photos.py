@@ -37,7 +37,7 @@ __all__ = [
     "MIN_SIDE",
     "ImageInfo",
     "ScanReport",
-    "colourful_fraction",
+    "colorful_fraction",
     "exif_orientation",
     "is_output_folder",
     "list_images",
@@ -69,7 +69,7 @@ GRAY_CHROMA = 5.0
 GRAY_FRACTION = 0.05
 
 _SCAN_SIDE = 64  # the colour statistic uses a decode reduced to about this size
-_SCAN_VERSION = 2  # cached scan results of an older version are redone
+_SCAN_VERSION = 3  # cached scan results of an older version are redone
 
 
 # === Listing and splits ========================================================================
@@ -162,7 +162,7 @@ class ImageInfo:
             dropped it).
         width, height: As stored (before EXIF rotation); 0 when unreadable.
         orientation: EXIF orientation 1-8 (1: as stored).
-        colourful: Fraction of pixels with chroma above ``GRAY_CHROMA`` (-1 when unreadable).
+        colorful: Fraction of pixels with chroma above ``GRAY_CHROMA`` (-1 when unreadable).
     """
 
     path: str
@@ -171,7 +171,7 @@ class ImageInfo:
     width: int = 0
     height: int = 0
     orientation: int = 1
-    colourful: float = -1.0
+    colorful: float = -1.0
 
 
 def exif_orientation(image: Image.Image) -> int:
@@ -183,7 +183,7 @@ def exif_orientation(image: Image.Image) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def colourful_fraction(rgb: np.ndarray, chroma: float = GRAY_CHROMA) -> float:
+def colorful_fraction(rgb: np.ndarray, chroma: float = GRAY_CHROMA) -> float:
     """Fraction of pixels whose Lab chroma exceeds ``chroma``: (H, W, 3) uint8 or [0, 1] floats."""
     from colorlab.color import rgb_to_lab
 
@@ -229,7 +229,7 @@ def _inspect(path: str, min_side: int, max_pixels: int) -> ImageInfo:
                 image.draft("RGB", (_SCAN_SIDE, _SCAN_SIDE))  # JPEG: decode at 1/2..1/8 size
                 rgb = image.convert("RGB")  # decodes every byte: truncation shows here
                 rgb.thumbnail((_SCAN_SIDE, _SCAN_SIDE))
-                colourful = colourful_fraction(np.asarray(rgb))
+                colorful = colorful_fraction(np.asarray(rgb))
                 problem = _tensorflow_cannot_decode(path, image.format, stored_mode,
                                                    image.info.get("compression", 0))
                 if problem:
@@ -240,7 +240,7 @@ def _inspect(path: str, min_side: int, max_pixels: int) -> ImageInfo:
         return ImageInfo(path, False, "not an image")
     except (OSError, SyntaxError, ValueError) as error:  # truncated, corrupt
         return ImageInfo(path, False, f"corrupt ({error})")
-    return ImageInfo(path, True, "", width, height, orientation, colourful)
+    return ImageInfo(path, True, "", width, height, orientation, colorful)
 
 
 def _tensorflow_cannot_decode(path: str, kind: str, mode: str, compression: int) -> str:
@@ -280,7 +280,7 @@ class ScanReport:
 
     @property
     def usable(self) -> list[ImageInfo]:
-        """Files the pipeline reads: readable, within size limits, and colourful enough."""
+        """Files the pipeline reads: readable, within size limits, and colorful enough."""
         return [info for info in self.images if info.ok and not self._gray(info)]
 
     @property
@@ -317,7 +317,7 @@ class ScanReport:
         )
 
     def _gray(self, info: ImageInfo) -> bool:
-        return self.gray_fraction is not None and info.colourful < self.gray_fraction
+        return self.gray_fraction is not None and info.colorful < self.gray_fraction
 
     def __repr__(self) -> str:
         return f"ScanReport({self.summary()})"
@@ -338,11 +338,11 @@ def scan_images(
     Each file is checked for: empty, not an image, a format TensorFlow cannot decode, more
     than ``max_pixels`` (decompression bombs are refused from the header, before decoding),
     a shorter side below ``min_side``, and corrupt or truncated data (a reduced-size decode
-    reads every byte). Its EXIF orientation and its share of colourful pixels are recorded.
+    reads every byte). Its EXIF orientation and its share of colorful pixels are recorded.
 
     Args:
         paths: Image files, or a folder (its :func:`list_images`).
-        gray_fraction: Near-gray filter: photos with fewer colourful pixels than this share
+        gray_fraction: Near-gray filter: photos with fewer colorful pixels than this share
             are left out (see ``GRAY_FRACTION``). None keeps them.
         min_side: Smallest acceptable shorter side in pixels.
         max_pixels: Largest acceptable width x height.

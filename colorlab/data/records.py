@@ -18,6 +18,8 @@ import os
 import pathlib
 from typing import Sequence
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import tensorflow as tf
 from PIL import Image, ImageOps
 

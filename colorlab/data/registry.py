@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from colorlab.data.download import ChecksumError, data_home, download, extract
+from colorlab.data.archives import extract
+from colorlab.data.download import ChecksumError, data_home, download
 from colorlab.data.download import forget as forget_download
 from colorlab.files import make_private_folder
 from colorlab.data.photos import list_images
@@ -107,7 +108,7 @@ def fetch(
         return fetch(e["parent"], data_dir, progress)
     home = data_home(data_dir) / name
     if kind == "embedded":
-        return _materialise_sample(home)
+        return _materialize_sample(home)
     for f in e.get("files") or []:
         urls = [f["url"], *(f.get("mirrors") or [])]
         archive = download(
@@ -274,7 +275,7 @@ def _sample_sources() -> list[pathlib.Path]:
     return [f for f in files if f.exists()]
 
 
-def _materialise_sample(home: pathlib.Path) -> pathlib.Path:
+def _materialize_sample(home: pathlib.Path) -> pathlib.Path:
     sources = _sample_sources()
     if home.exists() and len(list_images(home)) >= len(sources):
         return home

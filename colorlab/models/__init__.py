@@ -22,7 +22,11 @@ builder                      paper or source                                   o
 ===========================  ================================================  ============
 
 "ab" outputs are ab / 110 in [-1, 1], the ``"ab"`` target of :func:`colorlab.data.make_dataset`.
-:func:`build` makes any of them by name; :func:`summary_table` compares them.
+Each builder's module also defines its :class:`Method` (the target it trains on, its loss
+and optimiser defaults, the options it accepts, how its output becomes ab, its input-size
+multiple), registered in :data:`METHODS`: training, colorize, evaluate and the command line
+read it from there. :func:`build` makes any model by name; :func:`summary_table` compares
+them. A new model is one module with a builder and its Method, plus one :func:`register`.
 """
 
 from __future__ import annotations
@@ -32,16 +36,27 @@ import pathlib
 import zipfile
 from typing import Any
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 
+from colorlab import losses  # noqa: F401  (registers the losses: compiled .keras files load)
 from colorlab.files import check_regular_file
 from colorlab.models._base import (
-    BUILDERS,
+    LOSSES,
     MAX_WIDTH,
-    OUTPUT_KINDS,
+    METHODS,
+    OUTPUTS,
     BuiltModel,
+    Method,
+    ab_from_regression,
     check_width,
+    lightness_input,
+    method,
+    method_of,
     names,
+    register,
+    scaled,
     side_multiple,
 )
 from colorlab.models.gan import GAN_PRESETS, patch_discriminator, unet_generator
@@ -60,28 +75,36 @@ from colorlab.models.zhang import model_bins, zhang_eccv16, zhang_inference_mode
 
 __all__ = [
     "AnnealedMeanDecode",
-    "BUILDERS",
     "BuiltModel",
+    "LOSSES",
     "MAX_WIDTH",
+    "METHODS",
+    "Method",
+    "OUTPUTS",
     "GAN_PRESETS",
     "GLOBAL_SIZE",
     "GlobalFusion",
     "GrayToRGB",
     "JOINT_LOSS_ALPHA",
-    "OUTPUT_KINDS",
     "ResizeLike",
+    "ab_from_regression",
     "build",
     "check_width",
     "count_flops",
     "count_params",
     "iizuka_two_stream",
     "joint_loss",
+    "lightness_input",
     "load_model",
+    "method",
+    "method_of",
     "model_bins",
     "names",
     "patch_discriminator",
     "receptive_field",
+    "register",
     "resnet_colorizer",
+    "scaled",
     "set_encoder_trainable",
     "side_multiple",
     "summary_rows",
@@ -132,12 +155,10 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
 
 
 def build(name: str, **kwargs: Any) -> BuiltModel:
-    """Builds a registered model by name: ``build("zhang_eccv16", width=0.125)``.
+    """Builds a registered method's model by name: ``build("zhang_eccv16", width=0.125)``.
 
     Args:
         name: One of :func:`names`.
         **kwargs: The builder's arguments (see each builder).
     """
-    if name not in BUILDERS:
-        raise ValueError(f"Unknown model {name!r}. The models are: {', '.join(BUILDERS)}.")
-    return BUILDERS[name](**kwargs)
+    return method(name).builder(**kwargs)

@@ -8,19 +8,149 @@ by calling the same builder again, then loading the saved weights.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import numbers
 from typing import Any, Callable
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
+import numpy as np
 
-#: Builders by name, filled by :func:`register_builder` as the model modules are imported.
-BUILDERS: dict[str, Callable[..., keras.Model]] = {}
+from colorlab.color import AB_SCALE
 
-#: What each registered model outputs: "bins" (logits over the ab bins), "ab" (ab / 110 in
-#: [-1, 1]), "ab+class" (ab and class logits), or "patch" (real/fake logits per patch).
-OUTPUT_KINDS: dict[str, str] = {}
+#: The methods by name, filled by :func:`register` as the model modules are imported.
+METHODS: dict[str, "Method"] = {}
+
+#: What a model outputs, and the training target that pairs with it (see
+#: :mod:`colorlab.data.targets`): "bins" (logits over the ab bins; "soft" or "hard"
+#: targets), "ab" (ab / 110 in [-1, 1]; "ab"), "ab+class" (ab and class logits; "ab+class"),
+#: "patch" (real/fake logits per patch; trained only inside a GAN).
+OUTPUTS = ("bins", "ab", "ab+class", "patch")
+#: The losses a method may train with: "rebalanced" (the class-rebalanced cross-entropy of
+#: Zhang et al.), "mse", "l1", "huber" (ab regression), "joint" (Iizuka et al.'s MSE plus
+#: scene-class cross-entropy).
+LOSSES = ("rebalanced", "mse", "l1", "huber", "joint")
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """What makes a method a method: everything colorlab needs to build, train and use it.
+
+    Training (:mod:`colorlab.train`), colorize, evaluate, the command line and the model
+    table read a method from here; nothing else looks at a model's name. Each builder's
+    module defines its method next to the builder and :func:`register` lists it; a new
+    model is one new module (its builder and its Method) plus one ``register`` line.
+
+    Attributes:
+        name: The builder's name (``TrainConfig.model``, ``colorlab train --model``).
+        builder: The function that builds it (keyword arguments, returns a BuiltModel).
+        paper: Where it comes from, for the model table and the docs.
+        output: One of :data:`OUTPUTS`.
+        target: The training target kind it trains on ("soft", "ab", "ab+class"), or None
+            for a model not trained on its own (the GAN's discriminator).
+        loss: Its default loss (one of :data:`LOSSES`); None when not trained on its own.
+        losses: Every loss it accepts (``TrainConfig.loss``).
+        optimizer: Its optimiser defaults: ``optimizer`` ("adam", "adadelta", "sgd"),
+            ``learning_rate`` and any of ``beta_1``, ``beta_2``, ``weight_decay``,
+            ``momentum``.
+        image_size: Its default training crop side, in pixels.
+        options: Training options only this method uses (``("prior",
+            "rebalance_lambda")`` for class rebalancing); any other method refuses them.
+        multiple: The number its input sides must be multiples of, or a function of the
+            builder's arguments (defaults filled in) that gives it.
+        training_arguments: Builder arguments chosen at training time, a function of the
+            given arguments and the training :class:`~colorlab.data.PhotoSet` (e.g. the
+            number of classes); None: the given arguments as they are.
+        variant: A function of the builder's arguments giving the method as built with
+            them, for a builder whose arguments change what it is (Zhang's ``head="ab"``
+            regresses ab); None: always this method.
+        to_ab: How its output becomes ab: a function ``(output, model, temperature, bins)``
+            from one photo's output (numpy, or a dict for several outputs) to (h, w, 2) ab
+            in Lab units. None for a model that does not colorize.
+        presets: Pretrained weights by name (filled by later lessons).
+    """
+
+    name: str
+    builder: Callable[..., keras.Model]
+    paper: str
+    output: str
+    target: str | None = None
+    loss: str | None = None
+    losses: tuple[str, ...] = ()
+    optimizer: dict = dataclasses.field(default_factory=dict)
+    image_size: int = 176
+    options: tuple[str, ...] = ()
+    multiple: int | Callable[[dict], int] = 32
+    training_arguments: Callable[[dict, Any], dict] | None = None
+    variant: Callable[[dict], "Method"] | None = None
+    to_ab: Callable[..., Any] | None = None
+    presets: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.output not in OUTPUTS:
+            raise ValueError(f"{self.name}: output must be one of {OUTPUTS}, got {self.output!r}.")
+        unknown = [loss for loss in (*self.losses, self.loss) if loss and loss not in LOSSES]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown loss(es) {unknown}; the losses: {LOSSES}.")
+        if self.loss is not None and self.loss not in self.losses:
+            object.__setattr__(self, "losses", (self.loss, *self.losses))
+
+    @property
+    def trainable(self) -> bool:
+        """Whether ``colorlab train`` trains it on its own."""
+        return self.target is not None
+
+    def arguments(self, given: dict | None = None) -> dict:
+        """The builder's arguments: ``given`` over the builder's defaults."""
+        parameters = inspect.signature(self.builder).parameters
+        values = {key: p.default for key, p in parameters.items()
+                  if p.default is not inspect.Parameter.empty}
+        values.update({key: value for key, value in (given or {}).items() if value is not None
+                       or key not in values})
+        return values
+
+    def check_arguments(self, given: dict) -> None:
+        """Refuses builder arguments the builder does not take, naming the ones it does."""
+        parameters = inspect.signature(self.builder).parameters
+        if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+            return
+        unknown = sorted(set(given) - set(parameters))
+        if unknown:
+            raise ValueError(
+                f"model_args {', '.join(map(repr, unknown))} is not an argument of "
+                f"{self.name}; its arguments are: {', '.join(sorted(parameters))}."
+            )
+
+    def side_multiple(self, given: dict | None = None) -> int:
+        """The number input sides must be multiples of, built with ``given`` arguments."""
+        if callable(self.multiple):
+            return int(self.multiple(self.arguments(given)))
+        return int(self.multiple)
+
+    def built_with(self, given: dict | None = None) -> "Method":
+        """This method as built with ``given`` arguments (see ``variant``)."""
+        return self.variant(self.arguments(given)) if self.variant is not None else self
+
+
+def register(method: Method) -> Method:
+    """Lists a method under its name, so training, colorize, evaluate and the command line
+    know it; returns it. Registering a name again replaces the earlier method."""
+    METHODS[method.name] = method
+    return method
+
+
+def method(name: str) -> Method:
+    """The registered method of this name.
+
+    Raises:
+        ValueError: no method has this name (the message lists the ones that exist).
+    """
+    if name not in METHODS:
+        raise ValueError(f"Unknown model {name!r}. The models are: {', '.join(names())}.")
+    return METHODS[name]
 
 
 #: The models in the order the course meets them.
@@ -29,40 +159,24 @@ _ORDER = ("zhang_eccv16", "vgg16_colorizer", "iizuka_two_stream", "resnet_colori
 
 
 def names() -> list[str]:
-    """The registered builders' names, in the order the course meets them."""
-    return [name for name in _ORDER if name in BUILDERS] + sorted(set(BUILDERS) - set(_ORDER))
+    """The registered methods' names, in the order the course meets them."""
+    return [name for name in _ORDER if name in METHODS] + sorted(set(METHODS) - set(_ORDER))
 
 
-#: For each builder, a function of its arguments (defaults filled in) giving the number its
-#: input sides must be a multiple of: the product of its strides.
-SIDE_MULTIPLES: dict[str, Callable[[dict], int]] = {}
-
-
-def register_builder(kind: str, multiple: int | Callable[[dict], int]) -> Callable:
-    """Decorator: lists a builder function under its own name in :data:`BUILDERS`.
-
-    Args:
-        kind: What the model outputs (see :data:`OUTPUT_KINDS`).
-        multiple: The side multiple its input needs, or a function of the builder's
-            arguments that gives it (see :func:`side_multiple`).
-    """
-
-    def register(builder: Callable[..., keras.Model]) -> Callable[..., keras.Model]:
-        BUILDERS[builder.__name__] = builder
-        OUTPUT_KINDS[builder.__name__] = kind
-        SIDE_MULTIPLES[builder.__name__] = multiple if callable(multiple) else (
-            lambda arguments: int(multiple))
-        return builder
-
-    return register
+def method_of(model: Any) -> Method | None:
+    """The method a model was built by (as built: a variant where its arguments make one),
+    or None for a Keras model colorlab did not build."""
+    if isinstance(model, BuiltModel) and model.builder in METHODS:
+        return METHODS[model.builder].built_with(model.arguments)
+    return None
 
 
 def side_multiple(model: Any, arguments: dict | None = None) -> int:
     """The number a model's input height and width must be multiples of.
 
     Args:
-        model: A colorlab model, or a builder's name (then ``arguments`` are its arguments;
-            missing ones take the builder's defaults). Any other Keras model gives 32, the
+        model: A colorlab model, or a method's name (then ``arguments`` are its builder's
+            arguments; missing ones take the defaults). Any other Keras model gives 32, the
             stride of the deepest common encoders.
         arguments: Builder arguments, with a name.
 
@@ -73,19 +187,24 @@ def side_multiple(model: Any, arguments: dict | None = None) -> int:
         8
     """
     if isinstance(model, str):
-        name, given = model, dict(arguments or {})
-    elif isinstance(model, BuiltModel):
-        name, given = model.builder, dict(model.arguments)
-    else:
-        return 32
-    if name not in BUILDERS:
-        raise ValueError(f"Unknown model {name!r}. The models are: {', '.join(BUILDERS)}.")
-    parameters = inspect.signature(BUILDERS[name]).parameters
-    values = {key: p.default for key, p in parameters.items()
-              if p.default is not inspect.Parameter.empty}
-    values.update({key: value for key, value in given.items() if value is not None
-                   or key not in values})
-    return int(SIDE_MULTIPLES[name](values))
+        return method(model).side_multiple(arguments)
+    if isinstance(model, BuiltModel) and model.builder in METHODS:
+        return METHODS[model.builder].side_multiple(model.arguments)
+    return 32
+
+
+def ab_from_regression(output: Any, model: Any = None, temperature: float = 0.38,
+                       bins: Any = None) -> np.ndarray:
+    """``to_ab`` of a model that regresses ab / 110: (h, w, 2) -> ab in Lab units."""
+    if isinstance(output, dict):
+        if "ab" not in output:
+            raise ValueError(f"The model's outputs are {sorted(output)}; colorize needs 'ab'.")
+        output = output["ab"]
+    output = np.asarray(output, dtype=np.float32)
+    if output.shape[-1] != 2:
+        raise ValueError(f"The model outputs {output.shape[-1]} channels where ab (2) was "
+                         "expected.")
+    return output * AB_SCALE
 
 
 @keras.saving.register_keras_serializable(package="colorlab")
@@ -94,7 +213,7 @@ class BuiltModel(keras.Model):
 
     Args:
         inputs, outputs: As for a functional ``keras.Model``.
-        builder: Name of the builder in :data:`BUILDERS`.
+        builder: Name of its method in :data:`METHODS`.
         arguments: The builder's arguments (JSON-serialisable), returned by ``get_config``.
         name: Model name.
     """
@@ -132,13 +251,12 @@ class BuiltModel(keras.Model):
         # Saved weights replace pretrained ones: never download them again on reload.
         if "weights" in arguments:
             arguments["weights"] = None
-        builder = BUILDERS.get(config["builder"])
-        if builder is None:
+        if config["builder"] not in METHODS:
             raise ValueError(
                 f"This file was saved from the colorlab builder {config['builder']!r}, which "
-                f"this version does not have (it has {sorted(BUILDERS)})."
+                f"this version does not have (it has {', '.join(names())})."
             )
-        model = builder(**arguments, name=config["name"])
+        model = METHODS[config["builder"]].builder(**arguments, name=config["name"])
         if "frozen_layers" in config:
             frozen = set(config["frozen_layers"])
             for layer in model.layers:

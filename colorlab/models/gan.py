@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 
 from colorlab.models._base import (
@@ -21,7 +23,9 @@ from colorlab.models._base import (
     check_rate,
     check_width,
     lightness_input,
-    register_builder,
+    Method,
+    ab_from_regression,
+    register,
     scaled,
 )
 
@@ -74,7 +78,6 @@ def _discriminator_multiple(arguments: dict) -> int:
     return math.prod(_strides(strides, len(arguments["filters"]), "strides", default=2))
 
 
-@register_builder("ab", multiple=_generator_multiple)
 def unet_generator(
     down_filters: Sequence[int] = (64, 128, 256, 512, 512),
     down_strides: Sequence[int] | None = None,
@@ -152,7 +155,6 @@ def unet_generator(
     return BuiltModel(inputs, ab, builder="unet_generator", arguments=arguments, name=name)
 
 
-@register_builder("patch", multiple=_discriminator_multiple)
 def patch_discriminator(
     filters: Sequence[int] = (64, 128, 256, 512),
     strides: Sequence[int] | None = None,
@@ -214,6 +216,23 @@ def patch_discriminator(
         {"L": lightness, "ab": ab}, logits, builder="patch_discriminator", arguments=arguments,
         name=name,
     )
+
+
+#: The generator alone learns by L1 (as pix2pix's reconstruction term); the adversarial loop
+#: is its own lesson. Adam at 2e-4 with beta_1 0.5, as pix2pix and Nazeri et al.
+UNET_GENERATOR = register(Method(
+    name="unet_generator", builder=unet_generator,
+    paper="Nazeri, Ng & Ebrahimi 2018 (the pix2pix U-Net generator)",
+    output="ab", target="ab", loss="l1", losses=("mse", "huber"),
+    optimizer=dict(optimizer="adam", learning_rate=2e-4, beta_1=0.5), image_size=256,
+    multiple=_generator_multiple, to_ab=ab_from_regression,
+))
+#: Trained only against the generator, inside the GAN's loop.
+PATCH_DISCRIMINATOR = register(Method(
+    name="patch_discriminator", builder=patch_discriminator,
+    paper="Nazeri, Ng & Ebrahimi 2018 (the pix2pix PatchGAN)",
+    output="patch", multiple=_discriminator_multiple,
+))
 
 
 def _strides(strides: Sequence[int] | None, count: int, name: str, default: int) -> list[int]:

@@ -10,7 +10,9 @@ on the global features adds the joint loss of Sec. 3.4: MSE on the colours plus
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
+
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
 
 import keras
 
@@ -20,7 +22,9 @@ from colorlab.models._base import (
     check_rate,
     check_width,
     lightness_input,
-    register_builder,
+    Method,
+    ab_from_regression,
+    register,
     regularizer,
     scaled,
 )
@@ -38,11 +42,14 @@ def joint_loss(alpha: float = JOINT_LOSS_ALPHA) -> dict:
     """The joint loss of Sec. 3.4 as ``compile`` arguments: MSE on ab + alpha * cross-entropy.
 
     Example:
+        >>> model = iizuka_two_stream(num_classes=10, width=1 / 16)
         >>> model.compile("adadelta", **joint_loss())
+        >>> sorted(joint_loss()["loss_weights"].items())
+        [('ab', 1.0), ('class', 0.0033333333333333335)]
 
     Returns:
         ``{"loss": {...}, "loss_weights": {...}}`` keyed by the model's outputs "ab" and
-        "class"; the targets are those of ``make_dataset(target="ab+label")``.
+        "class"; the targets are those of ``make_dataset(target="ab+class")``.
     """
     return {
         "loss": {"ab": "mse",
@@ -51,7 +58,6 @@ def joint_loss(alpha: float = JOINT_LOSS_ALPHA) -> dict:
     }
 
 
-@register_builder("ab+class", multiple=8)
 def iizuka_two_stream(
     num_classes: int = 205,
     width: float = 1.0,
@@ -175,3 +181,21 @@ def iizuka_two_stream(
         inputs, {"ab": ab, "class": logits}, builder="iizuka_two_stream", arguments=arguments,
         name=name,
     )
+
+
+def _class_count(arguments: dict, photo_set: Any) -> dict:
+    """Training fills in ``num_classes`` from the training photos' classes (their folders)."""
+    if "num_classes" in arguments:
+        return arguments
+    names = getattr(photo_set, "class_names", None) or []
+    return {**arguments, "num_classes": max(2, len(names))}
+
+
+#: Iizuka et al. train with ADADELTA.
+IIZUKA_TWO_STREAM = register(Method(
+    name="iizuka_two_stream", builder=iizuka_two_stream,
+    paper="Iizuka, Simo-Serra & Ishikawa, Let there be Color!, SIGGRAPH 2016",
+    output="ab+class", target="ab+class", loss="joint",
+    optimizer=dict(optimizer="adadelta", learning_rate=1.0), image_size=224, multiple=8,
+    training_arguments=_class_count, to_ab=ab_from_regression,
+))

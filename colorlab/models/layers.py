@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -117,7 +119,7 @@ class ResizeLike(keras.layers.Layer):
 class AnnealedMeanDecode(keras.layers.Layer):
     """Bin logits -> ab at the input resolution (Zhang, Isola & Efros, ECCV 2016, Eq. 5).
 
-    The annealed mean ``sum_q softmax(z / T)_q * centre_q`` of each pixel's logits (T = 0.38
+    The annealed mean ``sum_q softmax(z / T)_q * center_q`` of each pixel's logits (T = 0.38
     in the paper: between the mean's dull colours and the mode's patchy ones), upsampled
     bilinearly to the size of the L input, as the authors' demo does.
 

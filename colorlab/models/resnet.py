@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 
 from colorlab.models._base import (
@@ -21,7 +23,9 @@ from colorlab.models._base import (
     check_width,
     lightness_input,
     pretrained_application,
-    register_builder,
+    Method,
+    ab_from_regression,
+    register,
     regularizer,
     scaled,
 )
@@ -41,7 +45,6 @@ def _encoder_stride(arguments: dict) -> int:
     return 2 ** (len(arguments["stackwise_num_filters"]) + 1)
 
 
-@register_builder("ab", multiple=_encoder_stride)
 def resnet_colorizer(
     encoder: str = "resnet18",
     weights: str | None = None,
@@ -165,3 +168,12 @@ def _resnet_encoder(inputs, filters_list, blocks_list, width, dropout, penalty):
         if dropout:
             x = keras.layers.SpatialDropout2D(dropout, name=f"{p}stage{stage}_dropout")(x)
     return x
+
+
+RESNET_COLORIZER = register(Method(
+    name="resnet_colorizer", builder=resnet_colorizer,
+    paper="ResNet encoder + transposed-convolution head (student reports)",
+    output="ab", target="ab", loss="mse", losses=("mse", "l1", "huber"),
+    optimizer=dict(optimizer="adam", learning_rate=1e-3), image_size=176,
+    multiple=_encoder_stride, to_ab=ab_from_regression,
+))

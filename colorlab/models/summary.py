@@ -6,11 +6,13 @@ import contextlib
 import inspect
 from typing import Iterator
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from colorlab.models._base import BUILDERS, OUTPUT_KINDS, names
+from colorlab.models._base import METHODS, names
 
 __all__ = ["count_flops", "count_params", "receptive_field", "summary_rows", "summary_table"]
 
@@ -57,7 +59,7 @@ def receptive_field(model: keras.Model, size: int = 512, output: str | None = No
     x = tf.random.stateless_uniform([1, size, size, 1], (1, 2), -0.5, 0.5)
 
     @tf.function
-    def centre_gradient(x):
+    def center_gradient(x):
         # Only the input's gradient, in a graph: TF 2.21's eager oneDNN convolution gradients
         # corrupted the heap here for single-pixel gradients at tiny widths.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -77,7 +79,7 @@ def receptive_field(model: keras.Model, size: int = 512, output: str | None = No
         for layer in squashing:
             layer.activation = keras.activations.linear
         with _quiet_tf_logs():  # a new tf.function per call: no retracing warnings
-            gradient = np.abs(centre_gradient(x).numpy()[0, ..., 0]) > 0
+            gradient = np.abs(center_gradient(x).numpy()[0, ..., 0]) > 0
     finally:
         for layer, activation in zip(squashing, saved):
             layer.activation = activation
@@ -107,7 +109,7 @@ def summary_rows(size: int = 224, **overrides: dict) -> list[dict]:
     """
     rows = []
     for name in names():
-        builder = BUILDERS[name]
+        builder = METHODS[name].builder
         kwargs = dict(overrides.get(name, {}))
         if "weights" in inspect.signature(builder).parameters:
             kwargs.setdefault("weights", None)
@@ -117,7 +119,7 @@ def summary_rows(size: int = 224, **overrides: dict) -> list[dict]:
             "parameters": count_params(model),
             "trainable": count_params(model, trainable_only=True),
             "gflops": count_flops(model, size) / 1e9,
-            "output": OUTPUT_KINDS[name],
+            "output": METHODS[name].output,
         })
         del model
         keras.backend.clear_session()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
+
 import keras
 
 from colorlab.models._base import (
@@ -23,7 +25,9 @@ from colorlab.models._base import (
     check_width,
     lightness_input,
     pretrained_application,
-    register_builder,
+    Method,
+    ab_from_regression,
+    register,
     regularizer,
     scaled,
 )
@@ -37,7 +41,6 @@ ENCODER_PREFIX = "encoder_"
 _VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
-@register_builder("ab", multiple=32)
 def vgg16_colorizer(
     weights: str | None = "imagenet",
     freeze_encoder: bool = True,
@@ -141,3 +144,12 @@ def _load_vgg16_weights(model: keras.Model, weights: str) -> None:
     for layer in reference.layers:
         if layer.weights:
             model.get_layer(ENCODER_PREFIX + layer.name).set_weights(layer.get_weights())
+
+
+VGG16_COLORIZER = register(Method(
+    name="vgg16_colorizer", builder=vgg16_colorizer,
+    paper="VGG16 transfer-learning encoder-decoder (student report)",
+    output="ab", target="ab", loss="mse", losses=("mse", "l1", "huber"),
+    optimizer=dict(optimizer="adam", learning_rate=1e-3), image_size=224, multiple=32,
+    to_ab=ab_from_regression,
+))

@@ -10,9 +10,13 @@ model (``conv1_1`` ... ``conv8_3``), except the last 1 x 1 convolution (Caffe's
 
 from __future__ import annotations
 
-from typing import Sequence
+import dataclasses
+from typing import Any, Sequence
+
+from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
 
 import keras
+import numpy as np
 
 from colorlab import color
 from colorlab.models._base import (
@@ -21,7 +25,9 @@ from colorlab.models._base import (
     check_rate,
     check_width,
     lightness_input,
-    register_builder,
+    Method,
+    ab_from_regression,
+    register,
     scaled,
 )
 from colorlab.models.layers import AnnealedMeanDecode
@@ -30,7 +36,6 @@ from colorlab.quantize import ColorBins
 __all__ = ["model_bins", "zhang_eccv16", "zhang_inference_model"]
 
 
-@register_builder("bins", multiple=8)
 def zhang_eccv16(
     num_bins: int | ColorBins | dict = 313,
     width: float = 1.0,
@@ -184,3 +189,40 @@ def zhang_inference_model(
         [model.outputs[0], model.inputs[0]]
     )
     return keras.Model(model.inputs[0], decoded, name=name or f"{model.name}_decode")
+
+
+def _ab_from_bins(output: Any, model: Any = None, temperature: float = 0.38,
+                  bins: ColorBins | None = None) -> np.ndarray:
+    """``to_ab`` of the classifier: the annealed mean (Eq. 5) of its (h, w, Q) logits."""
+    chosen = bins if bins is not None else model_bins(model)  # Zhang's 313 by default
+    if output.shape[-1] != len(chosen):
+        raise ValueError(
+            f"The model outputs {output.shape[-1]} channels: neither ab (2) nor logits over "
+            f"the {len(chosen)} bins given."
+        )
+    return chosen.decode(output, temperature, from_logits=True)
+
+
+def _as_built(arguments: dict) -> Method:
+    """``head="ab"`` makes the paper's L2 baseline: the same network and optimiser,
+    regressing ab, so the two differ only in the loss."""
+    if arguments.get("head", "bins") != "ab":
+        return ZHANG_ECCV16
+    return dataclasses.replace(ZHANG_ECCV16, output="ab", target="ab", loss="mse",
+                               losses=("mse", "l1", "huber"), options=(), variant=None,
+                               to_ab=ab_from_regression)
+
+
+#: Zhang et al. train with Adam, lr 3e-5, betas 0.9/0.99 and weight decay 1e-3 (their
+#: solver). One honest difference: Caffe adds weight decay to the gradient before Adam scales
+#: it (coupled L2), Keras subtracts it from the weights after (decoupled, as AdamW), so the
+#: same 1e-3 regularises differently.
+ZHANG_ECCV16 = register(Method(
+    name="zhang_eccv16", builder=zhang_eccv16,
+    paper="Zhang, Isola & Efros, Colorful Image Colorization, ECCV 2016",
+    output="bins", target="soft", loss="rebalanced",
+    optimizer=dict(optimizer="adam", learning_rate=3e-5, beta_1=0.9, beta_2=0.99,
+                   weight_decay=1e-3),
+    image_size=176, options=("prior", "rebalance_lambda"), multiple=8,
+    variant=_as_built, to_ab=_ab_from_bins,
+))
