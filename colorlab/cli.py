@@ -175,7 +175,7 @@ def _colorize(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from colorlab.colorize import MAX_RENDER_SIZE, check_options
-    from colorlab.evaluate import Candidate, run_config
+    from colorlab.evaluate import Candidate, candidate_names, run_config
     from colorlab.models import load_model
 
     if not 32 <= args.size <= _MAX_EVAL_SIZE:
@@ -187,7 +187,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         check_options(min(args.size, MAX_RENDER_SIZE), args.temperature)
     candidates = [Candidate(name, load_model(path, compile=False), run_config(path))
-                  for name, path in zip(_method_names(args.model), args.model)]
+                  for name, path in zip(candidate_names(args.model), args.model)]
     _score(candidates, args.data, args.split, size=args.size, render_size=args.render_size,
            out=args.out, limit=args.limit, temperature=args.temperature)
     return 0
@@ -223,6 +223,7 @@ def _models(args: argparse.Namespace) -> int:
 
 def _data_list(args: argparse.Namespace) -> int:
     from colorlab.data import registry
+    from colorlab.data.download import data_home
 
     print(f"{'name':18} {'download':>10}  {'here':4}  title")
     for name in registry.names():
@@ -236,7 +237,7 @@ def _data_list(args: argparse.Namespace) -> int:
         images = f" ({entry['images']:,} images)" if entry.get("images") else ""
         print(f"{name:18} {shown:>10}  {here:4}  {entry.get('title', '')}{images}")
     print("download: bytes to fetch (unknown: not published); here: in the cache "
-          f"({_cache(args.data_dir)}).")
+          f"({data_home(args.data_dir)}).")
     return 0
 
 
@@ -282,23 +283,6 @@ def _data_prior(args: argparse.Namespace) -> int:
 _MAX_EVAL_SIZE = 1024
 
 
-def _method_names(paths: Sequence[str]) -> list[str]:
-    """A distinct table name per model: the path as given, without a trailing ``/`` or
-    ``.keras`` (``runs/z``, ``colorlab-demo/run``, ``a/model``)."""
-    from colorlab.evaluate import RESERVED_NAMES
-
-    resolved = [pathlib.Path(p).resolve() for p in paths]
-    if len(set(resolved)) < len(resolved):
-        raise ValueError("The same model was given twice to --model.")
-    names = []
-    for path in paths:
-        name = os.path.normpath(path)
-        names.append(name[: -len(".keras")] if name.endswith(".keras") else name)
-    if len(set(names)) < len(names):  # a folder a/model beside a file a/model.keras
-        names = [os.path.normpath(p) for p in paths]
-    return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
-
-
 def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Path:
     """Where ``data prior`` writes: ``--out`` as a .npy file, or a folder (NAME_prior.npy in
     it); by default the data cache's ``priors/`` folder."""
@@ -309,7 +293,9 @@ def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Pat
         if os.path.isdir(name):  # in the cache, a folder's path tells same names apart
             digest = hashlib.sha1(os.path.realpath(name).encode("utf-8", "surrogateescape"))
             stem = f"{stem}-{digest.hexdigest()[:8]}"
-        return _cache(data_dir) / "priors" / f"{stem}_prior.npy"
+        from colorlab.data.download import data_home
+
+        return data_home(data_dir) / "priors" / f"{stem}_prior.npy"
     filename = f"{stem}_prior.npy"
     path = pathlib.Path(out)
     if path.is_dir():
@@ -320,12 +306,6 @@ def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Pat
         raise ValueError(f"--out {out}: give a .npy file or a folder (it writes "
                          f"{filename} into a folder).")
     return path / filename
-
-
-def _cache(data_dir: str | None) -> pathlib.Path:
-    from colorlab.data.download import data_home
-
-    return data_home(data_dir)
 
 
 def _version() -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
+from colorlab._arrays import check_rgb_range
 from colorlab.files import atomic_path, check_regular_file, file_identity, printable, same_file
 from colorlab.data.photos import MAX_PIXELS, PILLOW_SUFFIXES, list_images, mark_output_folder
 from colorlab import models
@@ -330,7 +331,7 @@ def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
         scale = 255.0 if image.dtype == np.uint8 else 65535.0
     elif image.dtype.kind == "f":
         image = image.astype(np.float32, copy=False)
-        color._check_rgb_range(float(np.min(image)), float(np.max(image)), "colorize")
+        check_rgb_range(float(np.min(image)), float(np.max(image)), "colorize")
         image = np.clip(image, 0.0, 1.0)
         scale = 1.0
     else:

@@ -301,6 +301,21 @@ class Candidate:
     config: Any = None
 
 
+def candidate_names(paths: Sequence[str]) -> list[str]:
+    """A distinct table name per model: the path as given, without a trailing ``/`` or
+    ``.keras`` (``runs/z``, ``colorlab-demo/run``, ``a/model``)."""
+    resolved = [pathlib.Path(p).resolve() for p in paths]
+    if len(set(resolved)) < len(resolved):
+        raise ValueError("The same model was given twice (--model).")
+    names = []
+    for path in paths:
+        name = os.path.normpath(path)
+        names.append(name[: -len(".keras")] if name.endswith(".keras") else name)
+    if len(set(names)) < len(names):  # a folder a/model beside a file a/model.keras
+        names = [os.path.normpath(p) for p in paths]
+    return [f"{n} (model)" if n in RESERVED_NAMES else n for n in names]
+
+
 def run_config(path: str | os.PathLike) -> Any:
     """The TrainConfig of the run a model path belongs to (a run folder, or its model.keras
     or checkpoints/last.keras), or None."""

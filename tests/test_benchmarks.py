@@ -42,6 +42,11 @@ def test_does_it_learn_trains_both_heads_and_checks_the_claim(tmp_path):
     assert again.count("reusing the finished run") == 2
 
 
+def test_startup_benchmark_reports_the_ratio():
+    printed = _script("startup.py", "--rounds", 1)
+    assert "colorlab --help / import tensorflow = " in printed
+
+
 def test_train_throughput_measures_float32_on_a_cpu(tmp_path):
     photos = _photos(tmp_path / "photos", {"p": 8})
     printed = _script("train_throughput.py", "--photos", photos, "--width", 1 / 16,

@@ -17,7 +17,8 @@ from PIL import Image
 
 from colorlab import color, models, plot
 from colorlab import evaluate as ev
-from colorlab.cli import _method_names, main
+from colorlab.cli import main
+from colorlab.evaluate import candidate_names
 from colorlab.colorize import (
     _output_names,
     _working_size,
@@ -391,13 +392,13 @@ def test_evaluate_writes_table_and_figure_with_baselines(tmp_path):
 
 
 def test_evaluated_models_get_distinct_names():
-    assert _method_names(["runs/a/model.keras", "runs/b/model.keras"]) == [
+    assert candidate_names(["runs/a/model.keras", "runs/b/model.keras"]) == [
         "runs/a/model", "runs/b/model"]
-    assert _method_names(["runs/zhang/", "other/l2.keras"]) == ["runs/zhang", "other/l2"]
-    assert _method_names(["gray"]) == ["gray (model)"]  # not the gray baseline
-    assert _method_names(["a/model", "a/model.keras"]) == ["a/model", "a/model.keras"]
+    assert candidate_names(["runs/zhang/", "other/l2.keras"]) == ["runs/zhang", "other/l2"]
+    assert candidate_names(["gray"]) == ["gray (model)"]  # not the gray baseline
+    assert candidate_names(["a/model", "a/model.keras"]) == ["a/model", "a/model.keras"]
     with pytest.raises(ValueError, match="given twice"):
-        _method_names(["runs/a", "runs/a/"])
+        candidate_names(["runs/a", "runs/a/"])
 
 
 def test_training_phases_finish_epochs_and_stop_at_max_steps():

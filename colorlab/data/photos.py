@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from colorlab import reference
 from colorlab.files import file_identity, is_regular_file, write_text_atomic
 
 __all__ = [
@@ -184,10 +185,11 @@ def exif_orientation(image: Image.Image) -> int:
 
 
 def colorful_fraction(rgb: np.ndarray, chroma: float = GRAY_CHROMA) -> float:
-    """Fraction of pixels whose Lab chroma exceeds ``chroma``: (H, W, 3) uint8 or [0, 1] floats."""
-    from colorlab.color import rgb_to_lab
+    """Fraction of pixels whose Lab chroma exceeds ``chroma``: (H, W, 3) uint8 or [0, 1] floats.
 
-    ab = rgb_to_lab(rgb)[..., 1:]
+    The scan computes it on a ~64 px decode, so the plain numpy Lab of
+    :mod:`colorlab.reference` serves (listing and scanning photos need no TensorFlow)."""
+    ab = reference.rgb_to_lab(rgb)[..., 1:]
     return float(np.mean(np.sum(ab * ab, axis=-1) > chroma * chroma))
 
 

@@ -1,9 +1,15 @@
-"""What every builder shares: the model class that remembers its builder, and small helpers.
+"""What every method shares: its description, the model class, and the builders' helpers.
 
-A colorlab model is a functional Keras model (keras-hub style): one graph of named layers.
-:class:`BuiltModel` adds only a memory of the builder and the arguments that made it, so
-``get_config()`` returns every argument and a ``.keras`` file reloads (``safe_mode=True``)
-by calling the same builder again, then loading the saved weights.
+- :class:`Method`: what makes a method a method (the target it trains on, its loss and
+  optimiser defaults, the options it accepts, how its output becomes ab, its input-size
+  multiple), defined next to each builder and listed in :data:`METHODS` by
+  :func:`register`. Training, colorize, evaluate and the command line read it from there.
+- :class:`BuiltModel`: a functional Keras model (keras-hub style, one graph of named
+  layers) that remembers the builder and arguments that made it, so ``get_config()``
+  returns every argument and a ``.keras`` file reloads (``safe_mode=True``) by calling the
+  same builder again, then loading the saved weights.
+- The builders' helpers: :func:`scaled` channels, :func:`lightness_input`, argument checks,
+  kernel :func:`regularizer`, pretrained ``keras.applications`` encoders.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import yaml
 from colorlab import losses, models
 from colorlab.data.pipeline import dataset_prior, make_dataset
 from colorlab.data.registry import source_key
+from colorlab.data.sources import resolve
 from colorlab.data.photos import mark_output_folder
 from colorlab.files import printable, remove_stale_temporaries, write_text_atomic
 from colorlab.quantize import ColorBins
@@ -327,22 +328,19 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
     """Validation batches (or None) and the photos sampled each epoch (uint8, or None)."""
     if config.val_split is None:
         return None, None
-    try:
-        source = config.data
-        common = dict(training=False, split=config.val_split, image_size=config.image_size,
-                      data_dir=data_dir)
-        val = make_dataset(
-            source, target=config.target, batch_size=config.batch_size,
-            labels="folder" if config.target == "ab+class" else None, repeat=True,
-            drop_remainder=True, **common,
-        )
-        photos = None
-        if config.samples:
-            rgb = make_dataset(source, target=None, batch_size=config.samples, **common)
-            photos = np.round(next(iter(rgb)).numpy() * 255).astype(np.uint8)
-    except ValueError as error:  # e.g. a split with no photos
-        print(f"No validation: {error}")
+    labels = "folder" if config.target == "ab+class" else None
+    photo_set = resolve(config.data, config.val_split, labels=labels, data_dir=data_dir)
+    if photo_set.count == 0:  # a small folder's hash split can leave "val" empty
+        summary = photo_set.report.summary() if photo_set.report is not None else "no photos"
+        print(f"No validation: {photo_set.description} has no usable photos ({summary}).")
         return None, None
+    common = dict(training=False, image_size=config.image_size, data_dir=data_dir)
+    val = make_dataset(photo_set, target=config.target, batch_size=config.batch_size,
+                       repeat=True, drop_remainder=True, **common)
+    photos = None
+    if config.samples:
+        rgb = make_dataset(photo_set, target=None, batch_size=config.samples, **common)
+        photos = np.round(next(iter(rgb)).numpy() * 255).astype(np.uint8)
     _report_photos("Validation", config.val_split, val.scan_report)
     return val, photos
 
