@@ -212,7 +212,11 @@ def _targets_for(name, model, x, rng):
     return rng.uniform(-0.5, 0.5, (2, 32, 32, 2)).astype("float32")
 
 
-@pytest.mark.parametrize("name", list(TINY))
+# Zhang's classifier and the U-Net here; the others in the slow suite (each trains one step
+# through train() in the default suite: test_every_method_trains_one_step).
+@pytest.mark.parametrize("name", [
+    name if name in ("zhang_eccv16", "unet_generator", "patch_discriminator")
+    else pytest.param(name, marks=pytest.mark.slow) for name in TINY])
 def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name):
     keras.utils.set_random_seed(0)
     model = models.build(name, **TINY[name])
@@ -249,6 +253,7 @@ def test_receptive_field_is_measured_exactly():
     assert models.receptive_field(iizuka, size=64, output="ab") is None  # sees everything
 
 
+@pytest.mark.slow  # the default suite trains every method on its batches through train()
 def test_models_train_on_the_pipelines_batches():
     """make_dataset's targets fit the models' outputs as they are: bins, ab, ab + class."""
     from conftest import make_photo
