@@ -1,6 +1,5 @@
 """colorlab.data.photos: listing, hash splits, the bad-file scan (one test per kind), near-gray filter."""
 
-import io
 import struct
 import zlib
 
@@ -173,9 +172,3 @@ def test_manifest_caches_and_notices_changes(tmp_path):
     assert photos.scan_images([path], manifest=manifest).skipped == [(path, "empty file")]
     manifest.write_text("{ not json")
     assert photos.scan_images([path], manifest=manifest).skipped == [(path, "empty file")]
-
-
-def test_png_bytes_helper_is_a_real_png():
-    buffer = io.BytesIO()
-    Image.fromarray(make_photo()).save(buffer, format="PNG")
-    assert buffer.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
