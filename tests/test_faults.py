@@ -761,6 +761,11 @@ def test_cli_start_up_prints_no_cuda_error_and_version(tmp_path):
     done = subprocess.run([sys.executable, "-m", "colorlab.cli", "--version"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0 and done.stdout.startswith("colorlab ")
+    assert done.stderr.strip() == ""
+    # A command that imports TensorFlow (colorlab models builds the method table).
+    done = subprocess.run([sys.executable, "-m", "colorlab.cli", "models"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "zhang_eccv16" in done.stdout
     assert "cuInit" not in done.stderr and "cuda" not in done.stderr.lower(), done.stderr
     assert done.stderr.strip() == ""
 
@@ -823,14 +828,13 @@ def labelled_photos(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow  # the default suite trains from the CLI in the round trip and the demo
 @pytest.mark.parametrize("model, extra", [
     ("zhang_eccv16", []),
-    # The others train in-process in test_every_method_trains_one_step; here, from the
-    # command line with validation, in the slow suite.
-    pytest.param("vgg16_colorizer", ["--weights", "none"], marks=pytest.mark.slow),
-    pytest.param("resnet_colorizer", [], marks=pytest.mark.slow),
-    pytest.param("iizuka_two_stream", [], marks=pytest.mark.slow),
-    pytest.param("unet_generator", [], marks=pytest.mark.slow),
+    ("vgg16_colorizer", ["--weights", "none"]),
+    ("resnet_colorizer", []),
+    ("iizuka_two_stream", []),
+    ("unet_generator", []),
 ])
 def test_every_method_trains_from_the_cli_with_validation(labelled_photos, tmp_path, capsys,
                                                          model, extra):

@@ -212,10 +212,10 @@ def _targets_for(name, model, x, rng):
     return rng.uniform(-0.5, 0.5, (2, 32, 32, 2)).astype("float32")
 
 
-# Zhang's classifier and the U-Net here; the others in the slow suite (each trains one step
+# Zhang's classifier and the discriminator here; the others in the slow suite (each trains one step
 # through train() in the default suite: test_every_method_trains_one_step).
 @pytest.mark.parametrize("name", [
-    name if name in ("zhang_eccv16", "unet_generator", "patch_discriminator")
+    name if name in ("zhang_eccv16", "patch_discriminator")
     else pytest.param(name, marks=pytest.mark.slow) for name in TINY])
 def test_one_training_step_lowers_the_loss_on_a_fixed_batch(name):
     keras.utils.set_random_seed(0)
@@ -367,6 +367,7 @@ def test_gan_presets_follow_the_released_configurations():
         models.unet_generator(down_filters=(8, 8), down_strides=(3, 2))
 
 
+@pytest.mark.slow  # builds the full-size ResNet50V2 encoder
 def test_pretrained_resnet50v2_reloads_with_its_frozen_encoder(tmp_path):
     base = keras.applications.ResNet50V2(include_top=False, weights=None)
     base.save_weights(tmp_path / "r50.weights.h5")

@@ -282,8 +282,18 @@ def _materialize_sample(home: pathlib.Path) -> pathlib.Path:
     staging = make_private_folder(home)
     for source in sources:
         shutil.copyfile(source, staging / source.name)
+    # Two processes may make it at once (two notebooks, parallel tests): a complete copy
+    # made by the other is never deleted, only an incomplete one is replaced.
+    if home.exists() and len(list_images(home)) >= len(sources):
+        shutil.rmtree(staging, ignore_errors=True)
+        return home
     shutil.rmtree(home, ignore_errors=True)
-    os.replace(staging, home)
+    try:
+        os.replace(staging, home)
+    except OSError:  # the other process renamed its copy into place first
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (home.exists() and len(list_images(home)) >= len(sources)):
+            raise
     return home
 
 
