@@ -34,8 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
-        print("colorlab: interrupted (a training run resumes from its last checkpoint).",
-              file=sys.stderr)
+        run = getattr(args, "out", None)
+        run = pathlib.Path(run) / "run" if run and args.command == "demo" else run
+        if run and args.command in ("train", "demo"):
+            saved = (pathlib.Path(run) / "checkpoints" / "last.keras").is_file()
+            print("colorlab: interrupted; " + (
+                "rerun the same command to resume from the last checkpoint." if saved else
+                "no checkpoint was saved yet, so a rerun starts afresh."), file=sys.stderr)
+        else:
+            print("colorlab: interrupted.", file=sys.stderr)
         return 130
     except MemoryError:
         print("colorlab: error: out of memory; use a smaller --batch-size, --image-size, "
@@ -265,9 +272,10 @@ def _data_prior(args: argparse.Namespace) -> int:
     import numpy as np
 
     from colorlab.data import dataset_prior
+    from colorlab.data.registry import prior_file
     from colorlab.files import atomic_path
 
-    out = _prior_path(args.name, args.out, args.data_dir)
+    out = prior_file(args.name, args.out, args.data_dir)
     prior = dataset_prior(args.name, image_size=args.image_size, data_dir=args.data_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as partial, open(partial, "wb") as handle:
@@ -283,31 +291,6 @@ def _data_prior(args: argparse.Namespace) -> int:
 _MAX_EVAL_SIZE = 1024
 
 
-def _prior_path(name: str, out: str | None, data_dir: str | None) -> pathlib.Path:
-    """Where ``data prior`` writes: ``--out`` as a .npy file, or a folder (NAME_prior.npy in
-    it); by default the data cache's ``priors/`` folder."""
-    import hashlib
-
-    stem = pathlib.Path(name).name or "data"
-    if out is None:
-        if os.path.isdir(name):  # in the cache, a folder's path tells same names apart
-            digest = hashlib.sha1(os.path.realpath(name).encode("utf-8", "surrogateescape"))
-            stem = f"{stem}-{digest.hexdigest()[:8]}"
-        from colorlab.data.download import data_home
-
-        return data_home(data_dir) / "priors" / f"{stem}_prior.npy"
-    filename = f"{stem}_prior.npy"
-    path = pathlib.Path(out)
-    if path.is_dir():
-        return path / filename
-    if path.suffix.lower() == ".npy":
-        return path
-    if path.suffix:
-        raise ValueError(f"--out {out}: give a .npy file or a folder (it writes "
-                         f"{filename} into a folder).")
-    return path / filename
-
-
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -320,13 +303,22 @@ def _version() -> str:
 # === Parser ===================================================================================
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with the error line first and the usage after it (argparse prints the usage
+    block first, which pushes the one line that says what was wrong below ten others)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE_ERROR, f"colorlab: error: {message}\n{self.format_usage()}")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="colorlab",
         description="Learning-based image colorization: train, colorize, evaluate.",
     )
     parser.add_argument("--version", action="version", version=f"colorlab {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=_Parser)
 
     demo = commands.add_parser(
         "demo", help="train a small model for ~2 minutes, colorize held-out photos, evaluate",

@@ -293,8 +293,9 @@ def evaluate(
 class Candidate:
     """A model to score: its table name, the model, and its run's config (None if unknown).
 
-    A model with a config is shown photos at the size it trained at, and its training split
-    gives the mean-colour baseline (see :func:`evaluate_split`)."""
+    A model with a config (a TrainConfig, or the path of its run folder) is shown photos at
+    the size it trained at, and its training split gives the mean-colour baseline (see
+    :func:`evaluate_split`). ``evaluate_split`` also takes bare models."""
 
     name: str
     model: Any
@@ -362,6 +363,7 @@ def evaluate_split(
     Returns:
         The :class:`Evaluation`, with ``.settings``: one line saying what was scored how.
     """
+    candidates = [_as_candidate(c, i) for i, c in enumerate(candidates, start=1)]
     files = split_files(data, split, data_dir)[:limit]
     if not files:
         raise ValueError(f"No photos in the {split!r} split of {data!r}.")
@@ -402,6 +404,18 @@ def evaluate_split(
 
 
 # === Internals ================================================================================
+
+
+def _as_candidate(candidate: Any, number: int) -> Candidate:
+    """A Candidate from a Candidate, a bare model, or a Candidate whose config is a run's path."""
+    if not isinstance(candidate, Candidate):
+        if not hasattr(candidate, "outputs"):
+            raise ValueError(f"evaluate_split takes Candidate(name, model, config) or models, "
+                             f"got {type(candidate).__name__}.")
+        candidate = Candidate(f"model {number}", candidate)
+    if isinstance(candidate.config, (str, os.PathLike)):
+        candidate = dataclasses.replace(candidate, config=run_config(candidate.config))
+    return candidate
 
 
 def _psnr(truth: np.ndarray, result: np.ndarray) -> float:

@@ -304,3 +304,20 @@ def test_target_none_gives_the_rgb_crops_alone(folder):
                                         training=False)))
     np.testing.assert_allclose(color.normalize_ab(color.rgb_to_lab(rgb.numpy())[..., 1:]),
                                ab.numpy(), atol=1e-4)
+
+
+def test_a_cached_training_set_is_reshuffled_every_epoch():
+    # The cache replays its first epoch's order; make_dataset shuffles again after it.
+    ds = data.make_dataset("sample", split="train+val", target=None, batch_size=1,
+                           image_size=32, short_side=32, cache=True, repeat=True, seed=0)
+    count = ds.num_photos
+    it = iter(ds)
+    epochs = [tuple(round(float(next(it).numpy().mean()), 4) for _ in range(count))
+              for _ in range(3)]
+    assert len(set(epochs)) > 1 and all(sorted(e) == sorted(epochs[0]) for e in epochs)
+
+
+def test_fewer_photos_than_one_dropped_batch_is_an_error_not_an_empty_set():
+    with pytest.raises(ValueError, match="fewer than one batch of 32.*training=False"):
+        data.make_dataset("sample", split="val", target="ab")
+    assert data.make_dataset("sample", split="val", target="ab", training=False).num_photos

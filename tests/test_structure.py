@@ -131,8 +131,8 @@ for argv in ([], ["--help"], ["train", "--help"], ["demo", "--help"], ["colorize
             main(argv)
         except SystemExit:
             pass
-    first = err.getvalue().splitlines()[:1]
-    assert not first or first[0].startswith("usage: colorlab"), (argv, err.getvalue())
+    first = err.getvalue().splitlines()[:1]  # a mistake's first line says what was wrong
+    assert not first or first[0].startswith("colorlab: error: "), (argv, err.getvalue())
     assert "tensorflow" not in sys.modules, f"{argv} imported TensorFlow"
 print("light")
 """
@@ -216,3 +216,32 @@ def test_no_module_is_much_over_450_lines():
     long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 470}
     assert not long, long
+
+
+def test_a_method_description_is_checked_when_made():
+    base = dict(name="t", builder=_toy_colorizer, paper="", output="ab", target="ab",
+                loss="mse", to_ab=models.ab_from_regression, image_size=64, multiple=4)
+    for change, message in [({"target": "soft"}, "'ab' output trains on 'ab'"),
+                            ({"optimizer": {"optimizer": "adamw"}}, "optimizer must be"),
+                            ({"image_size": 66}, "not a multiple of"),
+                            ({"to_ab": None}, "needs to_ab")]:
+        with pytest.raises(ValueError, match=message):
+            models.Method(**{**base, **change})
+
+
+def test_a_builder_that_returns_a_plain_keras_model_is_refused(tmp_path, sample_folder):
+    def plain(width: float = 1.0, input_shape=None, name: str = "plain"):
+        inputs = keras.Input((None, None, 1))
+        return keras.Model(inputs, keras.layers.Conv2D(2, 1, name="ab")(inputs), name=name)
+
+    models.register(models.Method(name="plain", builder=plain, paper="", output="ab",
+                                  target="ab", loss="mse", image_size=32, multiple=1,
+                                  to_ab=models.ab_from_regression))
+    try:
+        from colorlab.train import train
+
+        config = TrainConfig(model="plain", data=str(sample_folder), batch_size=2, max_steps=1)
+        with pytest.raises(ValueError, match="returns models.BuiltModel"):
+            train(config, tmp_path / "run", verbose=0)
+    finally:
+        del models.METHODS["plain"]

@@ -29,6 +29,9 @@ from colorlab.rebalance import empirical_prior
 
 __all__ = ["dataset_prior", "make_dataset"]
 
+#: Shuffle buffer after a training cache (decoded photos; 512 at 201 px is about 250 MB).
+_CACHED_SHUFFLE = 512
+
 
 def make_dataset(
     source: Any = "sample",
@@ -67,7 +70,9 @@ def make_dataset(
         batch_size: Photos per batch.
         labels: For "ab+class" from photo files: "folder" or a {path: class} dict.
         gray_fraction: The near-gray filter of :func:`colorlab.data.scan_images` (None: off).
-        shuffle_buffer: Shuffle buffer (training); default: all files (shuffled by name).
+        shuffle_buffer: A shuffle buffer of decoded photos (training), on top of the file
+            order shuffled every epoch; with ``cache`` it defaults to all photos (at most
+            512), since a cache replays its first epoch's order.
         cache: Cache decoded, scaled photos in memory (True) or in a file (its path), before
             the random crop, so later epochs skip decoding.
         repeat: Repeat forever (for ``fit(steps_per_epoch=...)``).
@@ -100,11 +105,22 @@ def make_dataset(
     if (target is not None and target.kind == "ab+class" and photo_set.report is not None
             and photo_set.class_names is None and labels is None):
         raise ValueError('target "ab+class" needs labels="folder" or a {path: class} dict.')
+    count = photo_set.count
+    if (drop_remainder and not repeat and count is not None and count < batch_size):
+        raise ValueError(
+            f"{photo_set.description} has {count} usable photos, fewer than one batch of "
+            f"{batch_size}, and drop_remainder drops that batch (the default when training): "
+            "pass training=False for evaluation, or a smaller batch_size."
+        )
     photos = _photos(photo_set, short_side, training, ordered, seed)
     if cache:
         photos = photos.cache("" if cache is True else os.fspath(cache))
+        if training and not shuffle_buffer:
+            # The cache replays its first epoch's order: shuffle again after it, or every
+            # epoch would see the photos in one order.
+            shuffle_buffer = min(count or _CACHED_SHUFFLE, _CACHED_SHUFFLE)
     if training and shuffle_buffer:
-        photos = photos.shuffle(shuffle_buffer, seed=seed)
+        photos = photos.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         photos = photos.repeat()
 

@@ -13,6 +13,7 @@ copied into the cache. It is the default wherever a data set is optional.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import pathlib
 import pickle
@@ -31,7 +32,7 @@ from colorlab.data.photos import list_images
 
 __all__ = [
     "describe", "download_size", "entry", "fetch", "forget", "image_files", "is_downloaded",
-    "load_arrays", "load_registry", "names", "scan_cache", "size_text", "source_key",
+    "load_arrays", "load_registry", "names", "prior_file", "scan_cache", "size_text", "source_key",
     "split_folder",
 ]
 
@@ -216,6 +217,29 @@ def source_key(source: str) -> str:
     if source in names() or not os.path.exists(source):
         return source
     return os.path.normcase(os.path.realpath(source))
+
+
+def prior_file(name: str, out: str | os.PathLike | None = None,
+               data_dir: str | os.PathLike | None = None) -> pathlib.Path:
+    """Where the ab prior of a data set or folder is written (``colorlab data prior``): ``out``
+    as a .npy file, or a folder (NAME_prior.npy in it); by default the data cache's
+    ``priors/`` folder, where a folder's name carries a hash of its path."""
+    stem = pathlib.Path(name).name or "data"
+    if out is None:
+        if os.path.isdir(name):  # in the cache, a folder's path tells same names apart
+            digest = hashlib.sha1(os.path.realpath(name).encode("utf-8", "surrogateescape"))
+            stem = f"{stem}-{digest.hexdigest()[:8]}"
+        return data_home(data_dir) / "priors" / f"{stem}_prior.npy"
+    filename = f"{stem}_prior.npy"
+    path = pathlib.Path(out)
+    if path.is_dir():
+        return path / filename
+    if path.suffix.lower() == ".npy":
+        return path
+    if path.suffix:
+        raise ValueError(f"--out {out}: give a .npy file or a folder (it writes "
+                         f"{filename} into a folder).")
+    return path / filename
 
 
 def load_arrays(name: str = "cifar10", data_dir: str | os.PathLike | None = None) -> dict:

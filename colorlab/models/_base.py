@@ -39,6 +39,8 @@ OUTPUTS = ("bins", "ab", "ab+class", "patch")
 #: Zhang et al.), "mse", "l1", "huber" (ab regression), "joint" (Iizuka et al.'s MSE plus
 #: scene-class cross-entropy).
 LOSSES = ("rebalanced", "mse", "l1", "huber", "joint")
+#: The training targets each output pairs with.
+_TARGETS_OF = {"bins": ("soft", "hard"), "ab": ("ab",), "ab+class": ("ab+class",), "patch": ()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +60,7 @@ class Method:
         target: The training target kind it trains on ("soft", "ab", "ab+class"), or None
             for a model not trained on its own (the GAN's discriminator).
         loss: Its default loss (one of :data:`LOSSES`); None when not trained on its own.
-        losses: Every loss it accepts (``TrainConfig.loss``).
+        losses: The other losses it accepts (``TrainConfig.loss``); the default is added.
         optimizer: Its optimiser defaults: ``optimizer`` ("adam", "adadelta", "sgd"),
             ``learning_rate`` and any of ``beta_1``, ``beta_2``, ``weight_decay``,
             ``momentum``.
@@ -98,9 +100,23 @@ class Method:
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
             raise ValueError(f"{self.name}: output must be one of {OUTPUTS}, got {self.output!r}.")
+        if self.target is not None and self.target not in _TARGETS_OF[self.output]:
+            raise ValueError(f"{self.name}: a {self.output!r} output trains on "
+                             f"{' or '.join(map(repr, _TARGETS_OF[self.output])) or 'no target'}"
+                             f" targets, not {self.target!r}.")
         unknown = [loss for loss in (*self.losses, self.loss) if loss and loss not in LOSSES]
         if unknown:
             raise ValueError(f"{self.name}: unknown loss(es) {unknown}; the losses: {LOSSES}.")
+        wanted = self.optimizer.get("optimizer", "adam")
+        if wanted not in ("adam", "adadelta", "sgd"):
+            raise ValueError(f"{self.name}: optimizer must be 'adam', 'adadelta' or 'sgd', got "
+                             f"{wanted!r}.")
+        if not callable(self.multiple) and self.image_size % int(self.multiple):
+            raise ValueError(f"{self.name}: image_size {self.image_size} is not a multiple of "
+                             f"its input-size multiple {self.multiple}.")
+        if self.target is not None and self.to_ab is None:
+            raise ValueError(f"{self.name}: a trainable method needs to_ab (how its output "
+                             "becomes ab), e.g. models.ab_from_regression.")
         if self.loss is not None and self.loss not in self.losses:
             object.__setattr__(self, "losses", (self.loss, *self.losses))
 
@@ -259,8 +275,10 @@ class BuiltModel(keras.Model):
             arguments["weights"] = None
         if config["builder"] not in METHODS:
             raise ValueError(
-                f"This file was saved from the colorlab builder {config['builder']!r}, which "
-                f"this version does not have (it has {', '.join(names())})."
+                f"This file was saved from the method {config['builder']!r}, which is not "
+                f"registered here (colorlab has {', '.join(names())}). A method of your own "
+                "is known only where its module is imported: import it (it calls "
+                "models.register) before loading, in Python."
             )
         model = METHODS[config["builder"]].builder(**arguments, name=config["name"])
         if "frozen_layers" in config:

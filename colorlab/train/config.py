@@ -196,9 +196,11 @@ class TrainConfig:
                     setattr(self, key, default)
             elif getattr(self, key) is not None:
                 users = [n for n in models.names() if key in models.method(n).options]
+                built = (f"{self.model} as built with these model_args" if key in
+                         models.method(self.model).options else self.model)
                 raise ValueError(
-                    f"{key} is an option of {', '.join(users) or 'no method'} (class "
-                    f"rebalancing of soft bins); {self.model} does not use it, so drop it."
+                    f"{key} is an option of {', '.join(users) or 'no method'} trained on "
+                    f"soft bins (class rebalancing); {built} does not use it, so drop it."
                 )
 
     def _check_sizes(self) -> None:

@@ -229,6 +229,13 @@ def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strat
                 if method.training_arguments is not None:
                     arguments = method.training_arguments(arguments, train_data.photo_set)
                 model = method.builder(**arguments)
+                if not isinstance(model, models.BuiltModel):
+                    raise ValueError(
+                        f"The builder of {config.model} returned a {type(model).__name__}; a "
+                        "method's builder returns models.BuiltModel(inputs, outputs, "
+                        "builder=NAME, arguments=ARGS), so its .keras file reloads and "
+                        "colorize knows the method."
+                    )
                 compile_for(model, config, make_optimizer(config, epochs * steps_per_epoch),
                             prior)
         # Steps taken: the optimiser's count, unless state.json counts more (under
