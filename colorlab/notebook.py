@@ -42,6 +42,7 @@ def setup(verbose: bool = True) -> bool:
         Whether quick mode is on (see :func:`quick_mode`).
     """
     check_versions()  # before TensorFlow is imported: an old one says so, in one line
+    from colorlab import _startup  # noqa: F401, I001  (deliberately lazy: quiet TensorFlow)
     import keras
     import tensorflow as tf
 
@@ -127,6 +128,7 @@ def show_model(model: Any, expand_nested: bool = False, dpi: int = 60) -> None:
     import shutil
     import tempfile
 
+    from colorlab import _startup  # noqa: F401, I001  (deliberately lazy: quiet TensorFlow)
     import keras
 
     if shutil.which("dot"):

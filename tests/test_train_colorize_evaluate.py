@@ -82,6 +82,7 @@ def test_training_writes_the_run_folder_and_resumes(tmp_path):
         train(config, run, verbose=0)
 
 
+@pytest.mark.slow  # the default suite stops and resumes a run in notebook 04 and the demo
 def test_a_time_limited_run_resumes_mid_epoch_and_plots_each_epoch_once(tmp_path):
     data = photo_folder(tmp_path)
     config = TrainConfig(**{**TINY_RUN, "data": str(data), "epochs": 2, "samples": 0,

@@ -254,6 +254,7 @@ def _tensorflow_cannot_decode(path: str, kind: str, mode: str, compression: int)
         return ""
     if kind == "BMP" and compression not in (0, 3):
         return "corrupt for TensorFlow (compressed BMP; save it as PNG)"
+    from colorlab import _startup  # noqa: F401, I001  (deliberately lazy: quiet TensorFlow)
     import tensorflow as tf
 
     try:

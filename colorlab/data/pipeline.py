@@ -106,7 +106,7 @@ def make_dataset(
             and photo_set.class_names is None and labels is None):
         raise ValueError('target "ab+class" needs labels="folder" or a {path: class} dict.')
     count = photo_set.count
-    if (drop_remainder and not repeat and count is not None and count < batch_size):
+    if drop_remainder and not repeat and count and count < batch_size:  # (0: an error below)
         raise ValueError(
             f"{photo_set.description} has {count} usable photos, fewer than one batch of "
             f"{batch_size}, and drop_remainder drops that batch (the default when training): "
