@@ -219,9 +219,11 @@ def _models(args: argparse.Namespace) -> int:
 
     for name in models.names():
         method = models.method(name)
-        trained = (f"trains on {method.target!r} targets with the {method.loss} loss "
-                   f"({', '.join(method.losses)}), {method.optimizer['optimizer']}, "
-                   f"{method.image_size} px crops" if method.trainable
+        others = [loss for loss in method.losses if loss != method.loss]
+        trained = (f"trains on {method.target!r} targets with the {method.loss} loss"
+                   + (f" (or {', '.join(others)})" if others else "")
+                   + f", {method.optimizer['optimizer']}, {method.image_size} px crops"
+                   if method.trainable
                    else "not trained on its own")
         print(f"{name}\n  {method.paper}\n  outputs {method.output!r}; {trained}; input "
               f"sides a multiple of {method.side_multiple()}")

@@ -322,3 +322,14 @@ def test_fewer_photos_than_one_dropped_batch_is_an_error_not_an_empty_set():
     with pytest.raises(ValueError, match="fewer than one batch of 32.*training=False"):
         data.make_dataset("sample", split="val", target="ab")
     assert data.make_dataset("sample", split="val", target="ab", training=False).num_photos
+
+
+def test_a_target_refuses_settings_its_kind_lacks_or_bad_values_when_made():
+    for kwargs, message in [(dict(kind="ab", k=5), "has no k setting"),
+                            (dict(kind="soft", k=0), "k must be a whole number"),
+                            (dict(kind="soft", sigma=-1.0), "sigma must be a number above 0"),
+                            (dict(kind="hard", downsample=0), "downsample must be"),
+                            (dict(kind="rgb"), "target must be one of")]:
+        with pytest.raises(ValueError, match=message):
+            Target(**kwargs)
+    assert Target("soft").k == 10 and Target("ab+class").ab_scale == 110.0

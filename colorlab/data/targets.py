@@ -97,10 +97,20 @@ class Target:
             if value is None and f.name in own:
                 object.__setattr__(self, f.name, own[f.name])
             elif value is not None and f.name not in own:
-                raise ValueError(f"A {self.kind!r} target has no {f.name} setting; its "
+                raise ValueError(f"The {self.kind!r} target has no {f.name} setting; its "
                                  f"settings are: {', '.join(own) or 'none'}.")
         if self.bins is not None and self.kind not in ("soft", "hard"):
             raise ValueError(f"A {self.kind!r} target has no bins.")
+        for key, low, wanted in (("k", 1, "a whole number of bins, 1 or more"),
+                                 ("downsample", 1, "a whole number of pixels, 1 or more")):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < low):
+                raise ValueError(f"Target {key} must be {wanted}, got {value!r}.")
+        for key in ("sigma", "ab_scale"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise ValueError(f"Target {key} must be a number above 0, got {value!r}.")
 
     @property
     def bin_set(self) -> ColorBins:
