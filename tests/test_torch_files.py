@@ -101,3 +101,27 @@ def test_a_pickle_that_is_not_a_state_dict_is_refused(tmp_path):
             pickle.dump(obj, f, protocol=2)
     with pytest.raises(TorchFileError, match="does not hold a state dict"):
         read_state_dict(path)
+
+
+@pytest.mark.parametrize("name", ["torch2.13_zip.pth", "torch2.13_legacy.pth"])
+def test_files_written_by_real_pytorch_read_exactly(name):
+    """tests/data holds files ``torch.save`` (PyTorch 2.13, CPU) wrote in both formats:
+
+        m = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4),
+                          nn.ConvTranspose2d(4, 2, 4, stride=2, padding=1))  # seed 0
+        sd = m.state_dict(); base = torch.arange(20.).reshape(4, 5)
+        sd["view.t"], sd["view.slice"] = base.t(), base[1:, 2:]  # one shared storage
+        sd["half"], sd["bf16"] = torch.randn(3).half(), torch.randn(3).bfloat16()
+        torch.save(sd, "..._zip.pth"); torch.save(sd, "..._legacy.pth",
+                                                 _use_new_zipfile_serialization=False)
+
+    and the arrays torch gave for them (``.numpy()``; bfloat16 as float32)."""
+    from conftest import ROOT
+
+    expected = np.load(ROOT / "tests" / "data" / "torch2.13_expected.npz")
+    read = read_state_dict(ROOT / "tests" / "data" / name)
+    assert len(read) == 13 and read["1.num_batches_tracked"].dtype == np.int64
+    assert read["half"].dtype == np.float16 and read["0.weight"].shape == (4, 1, 3, 3)
+    assert read["2.weight"].shape == (4, 2, 4, 4)  # ConvTranspose2d: (in, out, kh, kw)
+    for key, value in read.items():
+        np.testing.assert_array_equal(value, expected[key.replace(".", "__")])
