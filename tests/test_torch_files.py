@@ -149,3 +149,23 @@ def test_the_keras_eccv16_computes_the_official_forward_pass():
     wrong["model8.6.weight"] = wrong["model8.6.weight"][:10]
     with pytest.raises(ValueError, match="logits: expected .*model3_4: expected .* got \\[None"):
         load_state_dict(eccv16_network(width=1 / 16), wrong)
+
+
+def test_the_keras_siggraph17_computes_the_official_forward_pass():
+    """As for eccv16, from tests/data/siggraph17_official_reference.py (107 keys; at width 1,
+    34,051,074 learnable numbers used plus 135,953 in the unused model_class head, and the
+    Keras network matched within 1e-5 ab units)."""
+    from colorlab.pretrained.siggraph17 import load_state_dict, siggraph17_network
+    from conftest import ROOT
+
+    data = ROOT / "tests" / "data"
+    state = read_state_dict(data / "siggraph17_width1-16_torch2.13.pth")
+    assert len(state) == 107
+    model = siggraph17_network(width=1 / 16)
+    load_state_dict(model, state)  # model_class is left out: the forward pass never uses it
+    io = np.load(data / "siggraph17_width1-16_io.npz")
+    ab = np.asarray(model(io["x"].transpose(0, 2, 3, 1))).transpose(0, 3, 1, 2)
+    assert np.abs(ab - io["y"]).max() * 110 < 1e-3
+    eccv16_state = read_state_dict(data / "eccv16_width1-16_torch2.13.pth")
+    with pytest.raises(ValueError, match="not a siggraph17 state dict.*missing: model10_1"):
+        load_state_dict(siggraph17_network(width=1 / 16), eccv16_state)

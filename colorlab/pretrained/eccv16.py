@@ -25,7 +25,8 @@ from typing import Any
 from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
 
 import keras
-import numpy as np
+
+from colorlab.pretrained.convert import copy_state_dict
 
 __all__ = ["ECCV16_BLOCKS", "eccv16_network", "load_state_dict"]
 
@@ -85,37 +86,4 @@ def load_state_dict(model: keras.Model, state: dict[str, Any]) -> None:
     Raises:
         ValueError: keys missing or left over, or a tensor of the wrong shape (each listed).
     """
-    names = {"model8_6": "logits"}
-    layers = {}
-    for key in state:
-        if key.endswith("num_batches_tracked"):
-            continue
-        module, _, _ = key.rpartition(".")
-        layer = names.get(module.replace(".", "_"), module.replace(".", "_"))
-        layers.setdefault(layer, {})[key.rpartition(".")[2]] = np.asarray(state[key])
-    problems = []
-    expected = {layer.name for layer in model.layers if layer.weights}
-    missing, extra = sorted(expected - set(layers)), sorted(set(layers) - expected)
-    if missing:
-        problems.append(f"missing: {', '.join(missing)}")
-    if extra:
-        problems.append(f"not in eccv16: {', '.join(extra)}")
-    for name in sorted(expected & set(layers)):
-        layer, values = model.get_layer(name), layers[name]
-        if isinstance(layer, keras.layers.BatchNormalization):
-            new = [values.get(k) for k in ("weight", "bias", "running_mean", "running_var")]
-        else:
-            # PyTorch: Conv2d (out, in, kh, kw), ConvTranspose2d (in, out, kh, kw); Keras:
-            # (kh, kw, in, out) and (kh, kw, out, in): the same transpose serves both.
-            kernel = values.get("weight")
-            new = [None if kernel is None else kernel.transpose(2, 3, 1, 0)]
-            if layer.use_bias:
-                new.append(values.get("bias"))
-        shapes = [tuple(w.shape) for w in layer.get_weights()]
-        if any(v is None for v in new) or [tuple(v.shape) for v in new] != shapes:
-            problems.append(f"{name}: expected {shapes}, got "
-                            f"{[None if v is None else tuple(v.shape) for v in new]}")
-            continue
-        layer.set_weights([v.astype(np.float32) for v in new])
-    if problems:
-        raise ValueError("This is not an eccv16 state dict of this size: " + "; ".join(problems))
+    copy_state_dict(model, state, "eccv16", renames={"model8_6": "logits"})
