@@ -38,6 +38,7 @@ import tensorflow as tf
 from keras import ops
 
 from colorlab import _arrays
+from colorlab.reference import D65_WHITE, LAB_EPSILON, LAB_SLOPE, XYZ_FROM_RGB
 from colorlab._arrays import (
     L_TOLERANCE,
     RGB_TOLERANCE,
@@ -70,25 +71,13 @@ __all__ = [
 ]
 
 # --- Colour science constants (those of skimage.color, so of the authors' code) -------------
+# XYZ_FROM_RGB, D65_WHITE, LAB_EPSILON and LAB_SLOPE have one home, colorlab.reference (it
+# imports only numpy, so the plain versions can use them without TensorFlow).
 
-#: Linear sRGB -> CIE XYZ, as ``skimage.color.xyz_from_rgb``.
-XYZ_FROM_RGB = np.array(
-    [
-        [0.412453, 0.357580, 0.180423],
-        [0.212671, 0.715160, 0.072169],
-        [0.019334, 0.119193, 0.950227],
-    ]
-)
-#: The D65 reference white (2 degree observer) in XYZ.
-D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 #: The sRGB transfer curve: linear below this encoded value, a 2.4 power above.
 SRGB_ENCODED_KNEE = 0.04045
 #: The same knee on the linear side.
 SRGB_LINEAR_KNEE = 0.0031308
-#: CIE Lab: cube root above this (normalised) XYZ value, a line below.
-LAB_EPSILON = 0.008856
-#: CIE Lab: slope of the line below ``LAB_EPSILON``.
-LAB_SLOPE = 7.787
 _LAB_OFFSET = 16.0 / 116.0
 _F_KNEE = LAB_EPSILON ** (1.0 / 3.0)  # the exact inverse of the forward knee
 

@@ -107,7 +107,7 @@ def colorize(
         to_ab = method.to_ab
     else:  # a Keras model colorlab did not build: ab if it has 2 channels, else bin logits
         to_ab = (models.ab_from_regression if isinstance(out, dict) or out.shape[-1] == 2
-                 else models.method("zhang_eccv16").to_ab)
+                 else models.ab_from_bins)
     ab_small = np.asarray(to_ab(out, model, temperature, bins), dtype=np.float32)
     if not np.isfinite(ab_small).all():
         raise NonFiniteOutput(

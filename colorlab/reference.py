@@ -30,6 +30,10 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "D65_WHITE",
+    "LAB_EPSILON",
+    "LAB_SLOPE",
+    "XYZ_FROM_RGB",
     "decode",
     "empirical_prior",
     "hard_encode",
@@ -39,8 +43,8 @@ __all__ = [
     "soft_encode",
 ]
 
-# The numbers of the two standards, as skimage.color (so the authors' code) and
-# colorlab.color use them; tests/test_reference.py checks they are colorlab.color's.
+# The numbers of the two standards, as skimage.color (so the authors' code) uses them. This is
+# their one home: colorlab.color imports them from here.
 
 #: Linear sRGB -> CIE XYZ (IEC 61966-2-1).
 XYZ_FROM_RGB = np.array(

@@ -71,7 +71,7 @@ from colorlab.models.summary import (
     summary_table,
 )
 from colorlab.models.vgg import set_encoder_trainable, vgg16_colorizer
-from colorlab.models.zhang import model_bins, zhang_eccv16, zhang_inference_model
+from colorlab.models.zhang import ab_from_bins, model_bins, zhang_eccv16, zhang_inference_model
 
 __all__ = [
     "AnnealedMeanDecode",
@@ -87,6 +87,7 @@ __all__ = [
     "GrayToRGB",
     "JOINT_LOSS_ALPHA",
     "ResizeLike",
+    "ab_from_bins",
     "ab_from_regression",
     "build",
     "check_width",

@@ -33,7 +33,7 @@ from colorlab.models._base import (
 from colorlab.models.layers import AnnealedMeanDecode
 from colorlab.quantize import ColorBins
 
-__all__ = ["model_bins", "zhang_eccv16", "zhang_inference_model"]
+__all__ = ["ab_from_bins", "model_bins", "zhang_eccv16", "zhang_inference_model"]
 
 
 def zhang_eccv16(
@@ -191,7 +191,7 @@ def zhang_inference_model(
     return keras.Model(model.inputs[0], decoded, name=name or f"{model.name}_decode")
 
 
-def _ab_from_bins(output: Any, model: Any = None, temperature: float = 0.38,
+def ab_from_bins(output: Any, model: Any = None, temperature: float = 0.38,
                   bins: ColorBins | None = None) -> np.ndarray:
     """``to_ab`` of the classifier: the annealed mean (Eq. 5) of its (h, w, Q) logits."""
     chosen = bins if bins is not None else model_bins(model)  # Zhang's 313 by default
@@ -224,5 +224,5 @@ ZHANG_ECCV16 = register(Method(
     optimizer=dict(optimizer="adam", learning_rate=3e-5, beta_1=0.9, beta_2=0.99,
                    weight_decay=1e-3),
     image_size=176, options=("prior", "rebalance_lambda"), multiple=8,
-    variant=_as_built, to_ab=_ab_from_bins,
+    variant=_as_built, to_ab=ab_from_bins,
 ))
