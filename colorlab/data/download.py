@@ -155,6 +155,7 @@ def download(
     size: int | None = None,
     dataset: str = "",
     progress: bool = True,
+    what: str | None = None,
 ) -> pathlib.Path:
     """Downloads a file into ``folder`` unless a verified copy is already there.
 
@@ -173,6 +174,7 @@ def download(
         size: Published size in bytes, checked when given.
         dataset: Data set name for error messages.
         progress: Show a progress bar.
+        what: What the file is, for messages (default "data set NAME", or the file name).
 
     Returns:
         Path of the verified file.
@@ -189,7 +191,7 @@ def download(
     target = folder / filename
     expected = sha256 or _recorded(folder, filename)
     recorded = sha256 is None and expected is not None
-    label = f"{dataset!r}" if dataset else filename
+    label = what or (f"data set {dataset!r}" if dataset else filename)
 
     if os.path.lexists(target):  # complete downloads only ever get this name
         check_regular_file(target, "download")
@@ -221,7 +223,7 @@ def download(
     kept = (f"a partial download is kept as {partial.name} and resumed next time"
             if partial.is_file() else "nothing was kept")
     raise DownloadError(
-        f"Could not download data set {label}: " + "; ".join(errors) + ". "
+        f"Could not download {label}: " + "; ".join(errors) + ". "
         f"If this machine is offline, download {urls[0]} elsewhere and place it at {target} "
         f"(it will be verified); {kept}."
     )
@@ -365,7 +367,7 @@ def _fail(path: pathlib.Path, label: str, problem: str, delete: bool,
     if recorded:
         advice += (" The expected sha256 was recorded on an earlier first download; if the "
                    "publisher changed the file, 'colorlab data forget' the data set.")
-    raise ChecksumError(f"{path.name} of data set {label} failed its check: {problem}. {advice}")
+    raise ChecksumError(f"{path.name} of {label} failed its check: {problem}. {advice}")
 
 
 # === Completeness ================================================================================

@@ -14,6 +14,7 @@ Every builder returns a functional model (:class:`BuiltModel`) from normalised L
 builder                      paper or source                                   output
 ===========================  ================================================  ============
 :func:`zhang_eccv16`         Zhang, Isola & Efros, ECCV 2016                   bin logits
+:func:`zhang_siggraph17`     Zhang, Zhu, Isola et al., SIGGRAPH 2017 (hints)   ab
 :func:`vgg16_colorizer`      VGG16 transfer encoder-decoder (student report)   ab
 :func:`iizuka_two_stream`    Iizuka, Simo-Serra & Ishikawa, SIGGRAPH 2016      ab + class
 :func:`resnet_colorizer`     ResNet encoder + slides' head (student reports)   ab
@@ -27,6 +28,10 @@ and optimiser defaults, the options it accepts, how its output becomes ab, its i
 multiple), registered in :data:`METHODS`: training, colorize, evaluate and the command line
 read it from there. :func:`build` makes any model by name; :func:`summary_table` compares
 them. A new model is one module with a builder and its Method, plus one :func:`register`.
+
+Both of Zhang et al.'s networks also come with the authors' released weights
+(``Method.presets``): :func:`load_model` takes ``"zhang_eccv16"`` or ``"zhang_siggraph17"``
+wherever it takes a path (downloaded once, see :mod:`colorlab.pretrained`).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from colorlab.models._base import (
     method,
     method_of,
     names,
+    presets,
     register,
     scaled,
     side_multiple,
@@ -70,6 +76,7 @@ from colorlab.models.summary import (
     summary_rows,
     summary_table,
 )
+from colorlab.models.siggraph17 import with_hints, zhang_siggraph17
 from colorlab.models.vgg import set_encoder_trainable, vgg16_colorizer
 from colorlab.models.zhang import ab_from_bins, model_bins, zhang_eccv16, zhang_inference_model
 
@@ -102,6 +109,7 @@ __all__ = [
     "model_bins",
     "names",
     "patch_discriminator",
+    "presets",
     "receptive_field",
     "register",
     "resnet_colorizer",
@@ -112,25 +120,36 @@ __all__ = [
     "summary_table",
     "unet_generator",
     "vgg16_colorizer",
+    "with_hints",
     "zhang_eccv16",
     "zhang_inference_model",
+    "zhang_siggraph17",
 ]
 
 
 def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
-    """Loads a colorlab ``.keras`` file (``safe_mode=True``), or a run folder's ``model.keras``.
+    """Loads a colorlab ``.keras`` file (``safe_mode=True``), a run folder's ``model.keras``,
+    or the authors' released weights by name.
 
     Args:
-        path: A ``.keras`` file, or a run folder of :func:`colorlab.train.train` (the newer
+        path: A ``.keras`` file, a run folder of :func:`colorlab.train.train` (the newer
             of its ``model.keras`` and ``checkpoints/last.keras``: a resumed run that was
-            interrupted again has a checkpoint newer than its model).
+            interrupted again has a checkpoint newer than its model), or a preset name
+            (:func:`presets`: ``"zhang_eccv16"``, ``"zhang_siggraph17"``; downloaded and
+            converted once, see :class:`colorlab.pretrained.presets.Preset`). A file or
+            folder of that name wins over the preset.
         compile: Restore the loss and optimiser too (False for inference only).
 
     Raises:
         FileNotFoundError: No model file at ``path``.
+        colorlab.data.download.DownloadError: a preset's file is not downloaded and this
+            machine is offline (the message says where to put it).
         ValueError: Not a readable ``.keras`` file (corrupt, truncated, or refused by
             ``safe_mode``: a file that would run arbitrary code is never loaded).
     """
+    known = presets()
+    if str(path) in known and not os.path.lexists(path):
+        return known[str(path)].load()
     path = pathlib.Path(path)
     if path.is_dir():
         candidates = [path / "model.keras", path / "checkpoints" / "last.keras"]
@@ -138,6 +157,9 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         if not found:
             raise FileNotFoundError(f"{path} holds no model.keras or checkpoints/last.keras.")
         path = max(found, key=lambda c: c.stat().st_mtime_ns)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(f"No model at {path}: give a .keras file, a run folder, or "
+                                f"the name of released weights ({', '.join(known)}).")
     check_regular_file(path, "model file")
     if path.suffix != ".keras":
         raise ValueError(f"{path.name} is not a .keras file; colorlab saves models as .keras.")

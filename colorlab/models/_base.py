@@ -78,7 +78,12 @@ class Method:
         to_ab: How its output becomes ab: a function ``(output, model, temperature, bins)``
             from one photo's output (numpy, or a dict for several outputs) to (h, w, 2) ab
             in Lab units. None for a model that does not colorize.
-        presets: Pretrained weights by name (filled by later lessons).
+        presets: Released weights by name (:class:`colorlab.pretrained.presets.Preset`):
+            each name works wherever a model path does (``load_model``, ``colorlab
+            colorize --model``, evaluate).
+        with_hints: How it takes colour hints: a function ``(model, lightness, hints_ab,
+            mask)`` of (B, H, W, 1), (B, H, W, 2) ab / 110 and (B, H, W, 1) arrays giving its
+            output; None for a method that takes none.
     """
 
     name: str
@@ -96,6 +101,7 @@ class Method:
     variant: Callable[[dict], "Method"] | None = None
     to_ab: Callable[..., Any] | None = None
     presets: dict = dataclasses.field(default_factory=dict)
+    with_hints: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:
@@ -176,13 +182,19 @@ def method(name: str) -> Method:
 
 
 #: The models in the order the course meets them.
-_ORDER = ("zhang_eccv16", "vgg16_colorizer", "iizuka_two_stream", "resnet_colorizer",
-          "unet_generator", "patch_discriminator")
+_ORDER = ("zhang_eccv16", "zhang_siggraph17", "vgg16_colorizer", "iizuka_two_stream",
+          "resnet_colorizer", "unet_generator", "patch_discriminator")
 
 
 def names() -> list[str]:
     """The registered methods' names, in the order the course meets them."""
     return [name for name in _ORDER if name in METHODS] + sorted(set(METHODS) - set(_ORDER))
+
+
+def presets() -> dict[str, Any]:
+    """Every method's released weights, by preset name, in the course's order."""
+    return {name: preset for method_name in names()
+            for name, preset in METHODS[method_name].presets.items()}
 
 
 def method_of(model: Any) -> Method | None:

@@ -11,6 +11,7 @@ model (``conv1_1`` ... ``conv8_3``), except the last 1 x 1 convolution (Caffe's
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Sequence
 
 from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
@@ -31,9 +32,12 @@ from colorlab.models._base import (
     scaled,
 )
 from colorlab.models.layers import AnnealedMeanDecode
+from colorlab.pretrained.convert import copy_state_dict
+from colorlab.pretrained.presets import Preset
 from colorlab.quantize import ColorBins
 
-__all__ = ["ab_from_bins", "model_bins", "zhang_eccv16", "zhang_inference_model"]
+__all__ = ["ECCV16_RELEASE", "ab_from_bins", "model_bins", "release_from_state_dict",
+           "zhang_eccv16", "zhang_inference_model"]
 
 
 def zhang_eccv16(
@@ -44,6 +48,7 @@ def zhang_eccv16(
     dropout: float = 0.0,
     input_shape: Sequence[int | None] | None = None,
     head: str = "bins",
+    release: bool = False,
     name: str = "zhang_eccv16",
 ) -> BuiltModel:
     """Zhang et al. (ECCV 2016): normalised L in, logits over the ab bins out.
@@ -67,6 +72,11 @@ def zhang_eccv16(
         head: "bins" (the paper's classifier) or "ab": the same network regressing ab with a
             linear 1 x 1 convolution to 2 channels, upsampled bilinearly to the input size.
             "ab" is the L2 baseline the paper compares against ("Ours (L2)" in Table 1).
+        release: Lay it out as the authors' released PyTorch network, so their weights
+            compute what they computed (:data:`ZHANG_ECCV16` presets): the stride-2
+            convolutions pad one pixel on every side (Keras's "same" pads only bottom and
+            right at stride 2, a one-pixel shift of the grid) and batch norms use eps 1e-5
+            (Keras's default is 1e-3). Trained from scratch the two layouts learn alike.
         name: Model name.
 
     Returns:
@@ -99,6 +109,8 @@ def zhang_eccv16(
     )
     if head != "bins":  # saved only when it differs, so older .keras files load unchanged
         arguments["head"] = head
+    if release:
+        arguments["release"] = True
 
     # === Functional Model ===
     inputs = lightness_input(input_shape, 8)
@@ -107,12 +119,17 @@ def zhang_eccv16(
     blocks += [(512, 3, d, 1) for d in middle_dilations]
     for number, (filters, convs, dilation, stride) in enumerate(blocks, start=1):
         for i in range(1, convs + 1):
+            strides = stride if i == convs else 1
+            padding = "same"
+            if release and strides == 2:  # PyTorch's padding=1: one pixel on every side
+                x = keras.layers.ZeroPadding2D(1, name=f"conv{number}_{i}_pad")(x)
+                padding = "valid"
             x = keras.layers.Conv2D(
-                scaled(filters, width), 3, padding="same", activation="relu",
-                strides=stride if i == convs else 1, dilation_rate=dilation,
-                name=f"conv{number}_{i}",
+                scaled(filters, width), 3, padding=padding, activation="relu",
+                strides=strides, dilation_rate=dilation, name=f"conv{number}_{i}",
             )(x)
-        x = keras.layers.BatchNormalization(name=f"conv{number}_{convs}norm")(x)
+        x = keras.layers.BatchNormalization(epsilon=1e-5 if release else 1e-3,
+                                            name=f"conv{number}_{convs}norm")(x)
         if dropout and filters == 512:
             x = keras.layers.SpatialDropout2D(dropout, name=f"conv{number}_dropout")(x)
     last = len(blocks) + 1  # 8 in the paper
@@ -203,6 +220,69 @@ def ab_from_bins(output: Any, model: Any = None, temperature: float = 0.38,
     return chosen.decode(output, temperature, from_logits=True)
 
 
+# === The authors' released weights ==============================================================
+
+#: PyTorch's names (``colorizers/eccv16.py``) of the layers that have weights -> colorlab's.
+_RELEASE_NAMES = {
+    **{f"model{block}_{2 * i}": f"conv{block}_{i + 1}"
+       for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3), (6, 3), (7, 3))
+       for i in range(convs)},
+    **{f"model{block}_{2 * convs}": f"conv{block}_{convs}norm"
+       for block, convs in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3), (6, 3), (7, 3))},
+    "model8_0": "conv8_1", "model8_2": "conv8_2", "model8_4": "conv8_3", "model8_6": "logits",
+}
+
+
+def release_from_state_dict(state: dict[str, Any]) -> BuiltModel:
+    """The released eccv16 weights as a :func:`zhang_eccv16` in the release layout.
+
+    The official network ends in a softmax and ``model_out``, a 1 x 1 convolution whose
+    weights are the bin centres / 110; here they become the model's :class:`ColorBins`
+    (Zhang's 313 when they are those, as in the release), so the model outputs logits
+    and every colorlab tool decodes them: the annealed mean at any temperature, with
+    T = 1 (the plain mean) the official forward pass.
+
+    Args:
+        state: The official state dict (numpy arrays by PyTorch key, as
+            :func:`colorlab.pretrained.torch_files.read_state_dict` gives), at width 1 or a
+            narrower copy of the same layout.
+
+    Raises:
+        ValueError: not an eccv16 state dict: missing, left-over and mis-shaped keys named.
+    """
+    centres = state.get("model_out.weight")
+    first = state.get("model1.0.weight")
+    if centres is None or first is None or np.ndim(first) != 4:
+        found = ", ".join(sorted({key.split(".")[0] for key in state})[:8])
+        raise ValueError("This is not an eccv16 state dict: it has no model_out.weight or "
+                         f"model1.0.weight (its modules: {found}).")
+    centres = np.asarray(centres, np.float64).reshape(np.shape(centres)[0], -1).T
+    centres = centres * color.AB_SCALE
+    standard = ColorBins.zhang313()
+    if centres.shape == standard.centers.shape and np.allclose(centres, standard.centers,
+                                                               atol=1e-3):
+        bins = standard
+    else:
+        bins = ColorBins(centres, name="eccv16 model_out")
+    width = np.shape(first)[0] / 64
+    model = zhang_eccv16(bins if bins is not standard else len(bins), width=width,
+                         release=True)
+    copy_state_dict(model, state, "eccv16", renames=_RELEASE_NAMES, ignore=("model_out.",))
+    return model
+
+
+ECCV16_RELEASE = Preset(
+    name="zhang_eccv16", method="zhang_eccv16",
+    paper="Zhang, Isola & Efros, Colorful Image Colorization, ECCV 2016",
+    url="https://colorizers.s3.us-east-2.amazonaws.com/colorization_release_v2-9b330a0b.pth",
+    filename="colorization_release_v2-9b330a0b.pth", size=128_976_165,
+    sha256="9b330a0bae53f4ded77b1e23defbf78beaa09c10ebc4c4999e8e4f4a160b93f9",
+    licence="BSD-2-Clause, richzhang/colorization",
+    convert=release_from_state_dict,
+    network=functools.partial(zhang_eccv16, release=True),
+)
+
+
 def _as_built(arguments: dict) -> Method:
     """``head="ab"`` makes the paper's L2 baseline: the same network and optimiser,
     regressing ab, so the two differ only in the loss."""
@@ -224,5 +304,5 @@ ZHANG_ECCV16 = register(Method(
     optimizer=dict(optimizer="adam", learning_rate=3e-5, beta_1=0.9, beta_2=0.99,
                    weight_decay=1e-3),
     image_size=176, options=("prior", "rebalance_lambda"), multiple=8,
-    variant=_as_built, to_ab=ab_from_bins,
+    variant=_as_built, to_ab=ab_from_bins, presets={"zhang_eccv16": ECCV16_RELEASE},
 ))

@@ -56,8 +56,9 @@ def copy_state_dict(model: keras.Model, state: dict[str, Any], what: str, *,
         shapes = [tuple(w.shape) for w in layer.get_weights()]
         if any(v is None for v in new) or [tuple(v.shape) for v in new] != shapes:
             problems.append(f"{name}: expected {shapes}, got "
-                            f"{[None if v is None else tuple(v.shape) for v in new]}")
+                            "[" + ", ".join("missing" if v is None else str(tuple(v.shape)) for v in new)
+                            + "]")
             continue
         layer.set_weights([v.astype(np.float32) for v in new])
     if problems:
-        raise ValueError(f"This is not a {what} state dict of this size: " + "; ".join(problems))
+        raise ValueError(f"These weights do not fit {what} at this width: " + "; ".join(problems))
