@@ -1,11 +1,10 @@
 """Colorizing photos of any size with a trained model: one array, or a folder of files.
 
-The model sees a small copy (``render_size`` on the short side, like DeOldify's render
-factor: larger for detail, smaller for bolder colour). Its ab is upsampled to the photo's
-own size and joined with the photo's own full-resolution L, never the resized one, so the
-result is exactly as sharp as the input: colour is low-frequency, lightness carries the
-detail. Large photos are converted in strips of rows, so a 12-megapixel photo needs about
-200 MB beyond the model.
+The model sees a small copy (``render_size`` on the short side); its ab is upsampled and
+joined with the photo's own full-resolution L, so the result is exactly as sharp as the
+input (:mod:`colorlab.predict` runs the model and renders the result). Bin models are
+decoded by the annealed mean at ``temperature``; a model that takes colour hints
+(``zhang_siggraph17``) takes ``hints``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import pathlib
 import sys
 from typing import Any, Iterable, Sequence
 
-import cv2
 from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
 
 import keras
@@ -24,28 +22,24 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from colorlab import color
-from colorlab._arrays import check_rgb_range
 from colorlab.files import atomic_path, check_regular_file, file_identity, printable, same_file
 from colorlab.data.photos import MAX_PIXELS, PILLOW_SUFFIXES, list_images, mark_output_folder
 from colorlab import models
+from colorlab.predict import (
+    MAX_RENDER_SIZE,
+    MIN_RENDER_SIZE,
+    NonFiniteOutput,
+    as_rgb,
+    check_colorizer,
+    predict,
+    render,
+)
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "ColorizeReport", "NonFiniteOutput", "check_options", "colorize", "colorize_folder",
-    "gray_rgb", "read_image",
-    "with_ab",
+    "ColorizeReport", "MAX_RENDER_SIZE", "MIN_RENDER_SIZE", "NonFiniteOutput", "check_options",
+    "colorize", "colorize_folder", "gray_rgb", "read_image", "with_ab",
 ]
-
-#: The smallest render size (the short side the model sees).
-MIN_RENDER_SIZE = 32
-#: The largest render size: beyond it a model's activations outgrow most machines' memory,
-#: and colour (low-frequency) gains nothing.
-MAX_RENDER_SIZE = 2048
-#: Rows converted at a time when joining L and ab (bounds the memory of large photos).
-_STRIP_ROWS = 256
-#: The long side the model sees is at most this many times render_size (a 12 x 4000 strip
-#: must not become a 256 x 85,000 input).
-_MAX_ASPECT = 4
 
 
 def colorize(
@@ -55,6 +49,7 @@ def colorize(
     render_size: int = 256,
     temperature: float = 0.38,
     bins: ColorBins | None = None,
+    hints: Sequence | None = None,
 ) -> np.ndarray:
     """Colorizes one photo of any size.
 
@@ -71,6 +66,10 @@ def colorize(
         temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
             the most likely bin, 1 the mean).
         bins: The bins of a bin model (default: see :func:`colorlab.models.model_bins`).
+        hints: Colour hints for a model that takes them (``zhang_siggraph17``):
+            ``[(row, col, colour), ...]`` in the photo's pixels, a colour an RGB triple of
+            0-255 numbers or ``"#rrggbb"`` (its chroma is used; see
+            :func:`colorlab.predict.hint_maps`).
 
     Returns:
         (H, W, 3) uint8 RGB, or (H, W, 4) with the input's alpha.
@@ -82,27 +81,8 @@ def colorize(
             as a diverged run's): never written as a black image.
     """
     check_options(render_size, temperature)
-    _check_colorizer(model)
-    rgb, alpha = _as_rgb(image)
-    height, width = rgb.shape[:2]
-    small_h, small_w = _working_size(model, height, width, render_size)
-    small = cv2.resize(rgb, (small_w, small_h), interpolation=cv2.INTER_AREA)
-    lightness = color.normalize_l(color.rgb_to_lightness(small)).astype(np.float32)
-    out = model(lightness[None], training=False)
-    if isinstance(out, dict):
-        out = {key: keras.ops.convert_to_numpy(value)[0] for key, value in out.items()}
-    else:
-        out = np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float32)[0]
-    first = out.get("ab") if isinstance(out, dict) else out
-    if first is not None and np.ndim(first) != 3:
-        raise ValueError(f"The model's output has shape {np.shape(first)[:-1]}+(C,) per photo; "
-                         "a colorizer outputs an (H, W, C) map of ab or bin logits.")
-    if not all(np.isfinite(v).all() for v in (out.values() if isinstance(out, dict) else [out])):
-        raise NonFiniteOutput(
-            "The model's output holds NaN or infinity: its weights are damaged (a diverged "
-            "run?). Use an earlier checkpoint, or retrain with a lower learning rate."
-        )
-    method = models.method_of(model)
+    prediction = predict(model, image, render_size=render_size, hints=hints)
+    out, method = prediction.output, prediction.method
     if method is not None and method.to_ab is not None:
         to_ab = method.to_ab
     else:  # a Keras model colorlab did not build: ab if it has 2 channels, else bin logits
@@ -114,15 +94,7 @@ def colorize(
             f"Decoding the model's bins at temperature {temperature} gave NaN or "
             "infinity; use a temperature of 0 (the mode) or between 0.01 and 1."
         )
-    ab = cv2.resize(ab_small, (width, height), interpolation=cv2.INTER_LINEAR)
-    result = np.empty((height, width, 3), np.uint8)
-    for top in range(0, height, _STRIP_ROWS):
-        rows = slice(top, top + _STRIP_ROWS)
-        lab = color.join_lab(color.rgb_to_lightness(rgb[rows]), ab[rows])
-        result[rows] = np.round(color.lab_to_rgb(lab, validate=False) * 255.0).astype(np.uint8)
-    if alpha is not None:
-        result = np.concatenate([result, alpha[..., None]], axis=-1)
-    return result
+    return render(prediction, ab_small)
 
 
 def with_ab(image: np.ndarray, ab: Any) -> np.ndarray:
@@ -132,7 +104,7 @@ def with_ab(image: np.ndarray, ab: Any) -> np.ndarray:
         image: As for :func:`colorize`.
         ab: (2,) a and b for every pixel.
     """
-    rgb, _ = _as_rgb(image)
+    rgb, _ = as_rgb(image)
     lightness = color.rgb_to_lightness(rgb)
     ab = np.broadcast_to(np.asarray(ab, lightness.dtype), (*lightness.shape[:2], 2))
     lab = color.join_lab(lightness, ab)
@@ -179,10 +151,6 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ValueError(f"{path.name}: refused as a decompression bomb ({error}).") from None
     except (OSError, SyntaxError) as error:
         raise ValueError(f"{path.name}: unreadable or corrupt ({error}).") from None
-
-
-class NonFiniteOutput(RuntimeError):
-    """A model produced NaN or infinite output: an error, never a black image."""
 
 
 def check_options(render_size: Any, temperature: Any) -> None:
@@ -273,7 +241,7 @@ def colorize_folder(
     from tqdm.auto import tqdm
 
     check_options(options.get("render_size", 256), options.get("temperature", 0.38))
-    _check_colorizer(model)
+    check_colorizer(model)
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"The output {out_dir} is a file; give a folder for the results.")
@@ -315,64 +283,6 @@ def colorize_folder(
 
 
 # === Internals ================================================================================
-
-
-def _as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """(H, W, 3) RGB in its own dtype (uint8, uint16 or float32 in [0, 1]), and alpha uint8."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 3, 4) or min(image.shape[:2]) < 1:
-        raise ValueError(
-            f"colorize takes an (H, W) gray, (H, W, 3) RGB or (H, W, 4) RGBA image, got shape "
-            f"{image.shape}."
-        )
-    if image.dtype == np.uint8 or image.dtype == np.uint16:
-        scale = 255.0 if image.dtype == np.uint8 else 65535.0
-    elif image.dtype.kind == "f":
-        image = image.astype(np.float32, copy=False)
-        check_rgb_range(float(np.min(image)), float(np.max(image)), "colorize")
-        image = np.clip(image, 0.0, 1.0)
-        scale = 1.0
-    else:
-        raise ValueError(
-            f"colorize takes uint8, uint16 or float images in [0, 1], got {image.dtype}."
-        )
-    alpha = None
-    if image.shape[-1] == 4:
-        alpha = np.round(image[..., 3].astype(np.float32) * (255.0 / scale)).astype(np.uint8)
-        image = image[..., :3]
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    return np.ascontiguousarray(image), alpha
-
-
-def _check_colorizer(model: Any) -> None:
-    """Refuses a model that cannot be a colorizer: one (B, H, W, 1) input of L."""
-    inputs = getattr(model, "inputs", None)
-    if not inputs or len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[-1] != 1:
-        shape = [tuple(i.shape) for i in inputs] if inputs else "none (not built)"
-        raise ValueError(
-            f"This is not a colorlab colorizer: a colorizer takes one (batch, H, W, 1) input "
-            f"of normalised L, this model takes {shape}. Train one with colorlab train, or "
-            "build one with colorlab.models."
-        )
-
-
-def _working_size(model: keras.Model, height: int, width: int, render_size: int) -> tuple:
-    """(height, width) the model sees: render_size on the short side, at most
-    ``_MAX_ASPECT * render_size`` on the long side, both multiples of the model's stride."""
-    fixed = model.inputs[0].shape[1:3]
-    if fixed[0] is not None and fixed[1] is not None:
-        return int(fixed[0]), int(fixed[1])
-    scale = min(render_size / min(height, width), _MAX_ASPECT * render_size / max(height, width))
-    multiple = models.side_multiple(model)
-    smallest = -(-MIN_RENDER_SIZE // multiple) * multiple  # no side below 32 pixels
-
-    def side(n: int) -> int:
-        return max(smallest, int(round(n * scale / multiple)) * multiple)
-
-    return side(height), side(width)
 
 
 def _output_names(names: Sequence[pathlib.Path]) -> list[pathlib.Path]:

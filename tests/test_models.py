@@ -12,13 +12,15 @@ from colorlab.quantize import ColorBins
 # Tiny versions of every builder: (name, kwargs, input sizes to try).
 TINY = {
     "zhang_eccv16": dict(width=1 / 16),
+    "zhang_siggraph17": dict(width=1 / 16),
     "vgg16_colorizer": dict(weights=None, width=1 / 16, decoder_filters=(32, 16, 8, 8, 4)),
     "iizuka_two_stream": dict(width=1 / 16, num_classes=5, global_size=32),
     "resnet_colorizer": dict(width=1 / 8),
     "unet_generator": dict(width=1 / 8, dropout=0.0),
     "patch_discriminator": dict(width=1 / 8),
 }
-SIZES = {"zhang_eccv16": [(32, 32), (40, 56)], "vgg16_colorizer": [(32, 32), (64, 96)],
+SIZES = {"zhang_eccv16": [(32, 32), (40, 56)], "zhang_siggraph17": [(32, 32), (40, 56)],
+         "vgg16_colorizer": [(32, 32), (64, 96)],
          "iizuka_two_stream": [(32, 32), (48, 40)], "resnet_colorizer": [(32, 32), (48, 64)],
          "unet_generator": [(32, 32), (64, 96)], "patch_discriminator": [(32, 32), (64, 48)]}
 
@@ -34,6 +36,7 @@ def inputs_for(name, h, w, batch=2, seed=0):
 def expected_shape(name, h, w, batch=2):
     return {
         "zhang_eccv16": (batch, h // 4, w // 4, 313),
+        "zhang_siggraph17": (batch, h, w, 2),
         "vgg16_colorizer": (batch, h, w, 2),
         "resnet_colorizer": (batch, h, w, 2),
         "unet_generator": (batch, h, w, 2),

@@ -19,9 +19,9 @@ from colorlab import color, models, plot
 from colorlab import evaluate as ev
 from colorlab.cli import main
 from colorlab.evaluate import candidate_names
+from colorlab.predict import working_size
 from colorlab.colorize import (
     _output_names,
-    _working_size,
     colorize,
     colorize_folder,
     gray_rgb,
@@ -299,10 +299,10 @@ def test_colorize_accepts_gray_rgba_16bit_and_refuses_0_255_floats():
 
 def test_a_long_thin_photo_is_not_blown_up():
     model = models.zhang_eccv16(width=1 / 16)
-    assert _working_size(model, 12, 4000, 256) == (32, 1024)  # long side <= 4 x render size
-    assert _working_size(model, 300, 400, 256) == (256, 344)  # ordinary photos: short side
+    assert working_size(model, 12, 4000, 256) == (32, 1024)  # long side <= 4 x render size
+    assert working_size(model, 300, 400, 256) == (256, 344)  # ordinary photos: short side
     unet = models.unet_generator(width=1 / 16, down_filters=[8] * 7)  # a stride of 128
-    assert _working_size(unet, 300, 400, 256) == (256, 384)
+    assert working_size(unet, 300, 400, 256) == (256, 384)
     thin = np.full((12, 4000, 3), 90, np.uint8)
     assert colorize(model, thin, render_size=256).shape == (12, 4000, 3)
     with pytest.raises(ValueError, match="render_size must be"):

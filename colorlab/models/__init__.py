@@ -158,7 +158,7 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
             raise FileNotFoundError(f"{path} holds no model.keras or checkpoints/last.keras.")
         path = max(found, key=lambda c: c.stat().st_mtime_ns)
     if not os.path.lexists(path):
-        raise FileNotFoundError(f"No model at {path}: give a .keras file, a run folder, or "
+        raise FileNotFoundError(f"No model file at {path}: give a .keras file, a run folder, or "
                                 f"the name of released weights ({', '.join(known)}).")
     check_regular_file(path, "model file")
     if path.suffix != ".keras":

@@ -17,7 +17,7 @@ import numpy as np
 import yaml
 
 from colorlab import models
-from colorlab.colorize import MIN_RENDER_SIZE
+from colorlab.predict import MIN_RENDER_SIZE
 from colorlab.files import check_regular_file
 
 __all__ = ["MAX_IMAGE_SIZE", "MIN_IMAGE_SIZE", "TrainConfig", "load_config", "read_config",
