@@ -227,6 +227,9 @@ def _models(args: argparse.Namespace) -> int:
                    else "not trained on its own")
         print(f"{name}\n  {method.paper}\n  outputs {method.output!r}; {trained}; input "
               f"sides a multiple of {method.side_multiple()}")
+        for preset in method.presets.values():
+            print(f"  released weights: --model {preset.name} ({preset.size / 1e6:.0f} MB, "
+                  f"{preset.licence}; downloaded on first use)")
     return 0
 
 
@@ -387,7 +390,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     co.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files or folders")
     co.add_argument("-o", "--output", required=True, help="output folder")
-    co.add_argument("--model", required=True, help="a .keras file or a run folder")
+    co.add_argument("--model", required=True, help="a .keras file, a run folder, or the "
+                    "authors' released zhang_eccv16 or zhang_siggraph17")
     co.add_argument("--render-size", type=int, default=256,
                     help="short side the model sees (larger: detail; smaller: bolder colour)")
     co.add_argument("--temperature", type=float, default=0.38,
@@ -401,7 +405,8 @@ def _parser() -> argparse.ArgumentParser:
         "accuracy on held-out photos; writes metrics.csv, metrics.md and comparison.png.",
     )
     ev.add_argument("--model", action="append", required=True,
-                    help="a .keras file or run folder (repeat to compare models)")
+                    help="a .keras file, run folder, zhang_eccv16 or zhang_siggraph17 (the "
+                    "authors' released weights); repeat to compare models")
     ev.add_argument("--data", default="sample", help="registry data set or folder")
     ev.add_argument("--split", default="test",
                     help="the photos to score: train, val, test, or a union such as "

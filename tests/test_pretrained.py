@@ -182,3 +182,30 @@ def test_a_full_size_release_converts(tmp_path):
     np.testing.assert_array_equal(model.get_layer("conv4_2").kernel.numpy(),
                                   state["model4.2.weight"].transpose(2, 3, 1, 0))
     assert models.model_bins(model) == models.model_bins(template)  # Zhang's 313 recognised
+
+
+def test_the_command_line_takes_preset_names_where_it_takes_model_paths(
+        server, tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from colorlab.cli import main
+    from conftest import make_photo
+
+    preset, _ = _served_preset(server)
+    monkeypatch.setitem(ZHANG_SIGGRAPH17.presets, "zhang_siggraph17", preset)
+    monkeypatch.setenv("COLORLAB_DATA", str(tmp_path / "cache"))
+    photos = tmp_path / "old_photos"
+    photos.mkdir()
+    for i in range(3):
+        Image.fromarray(make_photo(i, (40, 48))).save(photos / f"p{i}.png")
+    assert main(["colorize", str(photos), "-o", str(tmp_path / "out"),
+                 "--model", "zhang_siggraph17", "--render-size", "32"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == [
+        "p0.png", "p1.png", "p2.png"]
+    mine = tmp_path / "mine.keras"
+    models.zhang_eccv16(width=1 / 16).save(mine)
+    assert main(["evaluate", "--model", "zhang_siggraph17", "--model", str(mine), "--data",
+                 str(photos), "--split", "train+val+test", "--size", "32", "--out",
+                 str(tmp_path / "eval")]) == 0
+    printed = capsys.readouterr().out
+    assert "| zhang_siggraph17 |" in printed and "| " + str(tmp_path / "mine") in printed
