@@ -53,3 +53,9 @@ def test_train_throughput_measures_float32_on_a_cpu(tmp_path):
                       "--image-size", 32, "--batch-size", 4, "--steps", 2, "--warmup", 1)
     assert "float32" in printed and "photos/s" in printed
     assert "mixed_float16          skipped (no GPU" in printed
+
+
+def test_pretrained_benchmark_compares_inference_with_the_machines_matmul():
+    printed = _script("pretrained.py", "--rounds", 1, "--size", 64, "--photo-side", 120, 160)
+    assert "GFLOP/s (numpy)" in printed and printed.count(" p/s ") == 4
+    assert "zhang_eccv16" in printed and "zhang_siggraph17" in printed
