@@ -144,11 +144,15 @@ def test_a_wrong_download_is_deleted_and_offline_says_where_to_put_the_file(serv
     assert str(tmp_path / "pretrained" / official.filename) in message
 
 
-def test_unknown_names_and_random_weights():
+def test_unknown_names_keras_files_and_random_weights(tmp_path):
     with pytest.raises(ValueError, match="released models are zhang_eccv16, zhang_siggraph17"):
         pretrained.load("zhang_eccv17")
     with pytest.raises(FileNotFoundError, match="name of released weights"):
         models.load_model("zhang_eccv17")
+    keras_file = tmp_path / "mine.keras"
+    models.zhang_siggraph17(width=1 / 16).save(keras_file)
+    with pytest.raises(ValueError, match="is a Keras model, not a PyTorch weights file"):
+        pretrained.load("zhang_siggraph17", keras_file)
     random = pretrained.load("zhang_eccv16", "random", logits=True)
     assert random.arguments["release"] and models.count_params(random) > 3e7
 

@@ -109,6 +109,9 @@ class Preset:
             source = self.fetch(data_dir, progress)
         else:
             source = check_regular_file(pathlib.Path(weights).expanduser(), "weights file")
+            if source.suffix == ".keras":
+                raise ValueError(f"{source} is a Keras model, not a PyTorch weights file: "
+                                 "load it with colorlab.models.load_model(path).")
         converted = source.with_name(f"{source.stem}.{self.name}.keras")
         if converted.is_file() and converted.stat().st_mtime_ns >= source.stat().st_mtime_ns:
             try:
