@@ -395,7 +395,8 @@ def _parser() -> argparse.ArgumentParser:
     co.add_argument("--render-size", type=int, default=256,
                     help="short side the model sees (larger: detail; smaller: bolder colour)")
     co.add_argument("--temperature", type=float, default=0.38,
-                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.)")
+                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.; 1: "
+                    "the official forward pass of the released zhang_eccv16)")
     co.add_argument("--overwrite", action="store_true", help="replace existing results")
     co.set_defaults(run=_colorize)
 
@@ -419,7 +420,8 @@ def _parser() -> argparse.ArgumentParser:
                     "at, else --size)")
     ev.add_argument("--limit", type=int, default=None, help="at most this many photos")
     ev.add_argument("--temperature", type=float, default=0.38,
-                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.)")
+                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.; 1: "
+                    "the official forward pass of the released zhang_eccv16)")
     ev.add_argument("--out", default="evaluation", help="output folder")
     ev.set_defaults(run=_evaluate)
 
