@@ -171,6 +171,9 @@ def _colorize(args: argparse.Namespace) -> int:
     output = pathlib.Path(args.output)
     if output.exists() and not output.is_dir():
         raise ValueError(f"-o {output} is a file; give a folder for the results.")
+    missing = [path for path in args.inputs if not os.path.lexists(path)]
+    if missing:  # before a model (perhaps a download) loads
+        raise FileNotFoundError(f"No such input: {', '.join(missing)}.")
     model = load_model(args.model, compile=False)
     report = colorize_folder(
         model, args.inputs, args.output, overwrite=args.overwrite,
@@ -202,7 +205,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _score(candidates: list, data: str, split: str, *, size: int, render_size: int | None,
            out: str | os.PathLike, limit: int | None = None,
-           temperature: float = 0.38) -> None:
+           temperature: float | None = None) -> None:
     """:func:`colorlab.evaluate.evaluate_split`, written into ``out`` and printed."""
     from colorlab.evaluate import evaluate_split
 
@@ -394,9 +397,9 @@ def _parser() -> argparse.ArgumentParser:
                     "authors' released zhang_eccv16 or zhang_siggraph17")
     co.add_argument("--render-size", type=int, default=256,
                     help="short side the model sees (larger: detail; smaller: bolder colour)")
-    co.add_argument("--temperature", type=float, default=0.38,
-                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.; 1: "
-                    "the official forward pass of the released zhang_eccv16)")
+    co.add_argument("--temperature", type=float,
+                    help="annealed-mean temperature of bin models (default 0.38, Zhang et al.'s;"
+                    " 1: the official forward pass of the released zhang_eccv16)")
     co.add_argument("--overwrite", action="store_true", help="replace existing results")
     co.set_defaults(run=_colorize)
 
@@ -419,9 +422,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="short side the models see (default: the size each run trained "
                     "at, else --size)")
     ev.add_argument("--limit", type=int, default=None, help="at most this many photos")
-    ev.add_argument("--temperature", type=float, default=0.38,
-                    help="annealed-mean temperature of bin models (0.38 in Zhang et al.; 1: "
-                    "the official forward pass of the released zhang_eccv16)")
+    ev.add_argument("--temperature", type=float,
+                    help="annealed-mean temperature of bin models (default 0.38, Zhang et al.'s;"
+                    " 1: the official forward pass of the released zhang_eccv16)")
     ev.add_argument("--out", default="evaluation", help="output folder")
     ev.set_defaults(run=_evaluate)
 

@@ -37,9 +37,14 @@ from colorlab.predict import (
 from colorlab.quantize import ColorBins
 
 __all__ = [
-    "ColorizeReport", "MAX_RENDER_SIZE", "MIN_RENDER_SIZE", "NonFiniteOutput", "check_options",
-    "colorize", "colorize_folder", "gray_rgb", "read_image", "with_ab",
+    "ColorizeReport", "MAX_RENDER_SIZE", "MIN_RENDER_SIZE", "NonFiniteOutput", "TEMPERATURE",
+    "check_options", "colorize", "colorize_folder", "decodes_bins", "gray_rgb", "read_image",
+    "temperature_for", "with_ab",
 ]
+
+#: The annealed-mean temperature of Zhang et al. (ECCV 2016): bin models decode at it unless
+#: told otherwise.
+TEMPERATURE = 0.38
 
 
 def colorize(
@@ -47,7 +52,7 @@ def colorize(
     image: np.ndarray,
     *,
     render_size: int = 256,
-    temperature: float = 0.38,
+    temperature: float | None = None,
     bins: ColorBins | None = None,
     hints: Sequence | None = None,
 ) -> np.ndarray:
@@ -63,8 +68,9 @@ def colorize(
             multiple of the model's stride, at least 32; a photo longer than 4:1 is
             shrunk until its long side is 4 x render_size). Ignored for a model with a
             fixed input size.
-        temperature: Annealed-mean temperature for bin models (0.38 in Zhang et al.; 0 gives
-            the most likely bin, 1 the mean).
+        temperature: Annealed-mean temperature of a bin model (default 0.38, Zhang et al.'s;
+            0 gives the most likely bin, 1 the mean). Refused for a model that outputs ab,
+            which has none (see :func:`temperature_for`).
         bins: The bins of a bin model (default: see :func:`colorlab.models.model_bins`).
         hints: Colour hints for a model that takes them (``zhang_siggraph17``):
             ``[(row, col, colour), ...]`` in the photo's pixels, a colour an RGB triple of
@@ -81,6 +87,7 @@ def colorize(
             as a diverged run's): never written as a black image.
     """
     check_options(render_size, temperature)
+    temperature = temperature_for(model, temperature)
     prediction = predict(model, image, render_size=render_size, hints=hints)
     out, method = prediction.output, prediction.method
     if method is not None and method.to_ab is not None:
@@ -153,6 +160,33 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndar
         raise ValueError(f"{path.name}: unreadable or corrupt ({error}).") from None
 
 
+def decodes_bins(model: keras.Model) -> bool:
+    """Whether the model predicts bins that colorize decodes (so a temperature applies)."""
+    method = models.method_of(model)
+    if method is not None:
+        return method.output == "bins"
+    outputs = getattr(model, "outputs", None) or []
+    return len(outputs) == 1 and outputs[0].shape[-1] != 2
+
+
+def temperature_for(model: keras.Model, temperature: float | None) -> float:
+    """The temperature colorize decodes ``model`` with: :data:`TEMPERATURE` when None.
+
+    Raises:
+        ValueError: a temperature given for a model that outputs ab (it would change
+            nothing): e.g. the released eccv16 loaded already decoded.
+    """
+    if temperature is None:
+        return TEMPERATURE
+    if not decodes_bins(model):
+        raise ValueError(
+            f"This model outputs ab directly, so temperature {temperature} would change "
+            "nothing: a temperature applies to models that predict bins, such as "
+            "pretrained.load('zhang_eccv16', logits=True) or models.load_model('zhang_eccv16')."
+            " Leave it out for this model.")
+    return temperature
+
+
 def check_options(render_size: Any, temperature: Any) -> None:
     """Refuses a render size or temperature that no photo could be colorized with.
 
@@ -166,7 +200,8 @@ def check_options(render_size: Any, temperature: Any) -> None:
             f"render_size must be a whole number of pixels from {MIN_RENDER_SIZE} to "
             f"{MAX_RENDER_SIZE}; got {render_size!r}."
         )
-    if not float(temperature) >= 0.0 or not np.isfinite(float(temperature)):
+    if temperature is not None and (not float(temperature) >= 0.0
+                                    or not np.isfinite(float(temperature))):
         raise ValueError(
             f"temperature must be 0 or more (0.38 in Zhang et al.; 0: the most likely bin, "
             f"1: the mean), got {temperature}."
@@ -240,8 +275,9 @@ def colorize_folder(
     """
     from tqdm.auto import tqdm
 
-    check_options(options.get("render_size", 256), options.get("temperature", 0.38))
+    check_options(options.get("render_size", 256), options.get("temperature"))
     check_colorizer(model)
+    temperature_for(model, options.get("temperature"))
     out_dir = pathlib.Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"The output {out_dir} is a file; give a folder for the results.")

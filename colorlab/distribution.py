@@ -45,9 +45,10 @@ def bin_logits(model: keras.Model, image: Any, *, render_size: int = 256,
     method = prediction.method
     if isinstance(logits, dict) or logits.shape[-1] == 2 or (
             method is not None and method.output != "bins"):
-        raise ValueError("This model regresses ab: it predicts one colour per pixel, not a "
-                         "distribution. Use a bin model, e.g. models.load_model('zhang_eccv16')"
-                         " or pretrained.load('zhang_eccv16', logits=True).")
+        raise ValueError("This model outputs ab, one colour per pixel, not a distribution "
+                         "over bins. Use a model that predicts bins, e.g. "
+                         "pretrained.load('zhang_eccv16', logits=True) or "
+                         "models.load_model('zhang_eccv16').")
     bins = bins if bins is not None else models.model_bins(model)
     return prediction, logits, bins
 
@@ -88,14 +89,24 @@ def smooth_gumbel(shape: tuple[int, int, int], sigma: float,
     if sigma <= 0:
         white = rng.standard_normal((height, width, q)).astype(np.float32)
     else:
-        size = 2 * int(np.ceil(3 * sigma)) + 1
+        # A wide blur is drawn on a coarser grid (sigma of 2 cells there) and interpolated:
+        # the field is smooth on that grid, so the cost stays that of a small blur.
+        step = max(1.0, sigma / 2.0)
+        small = (height, width) if step == 1.0 else (int(np.ceil(height / step)) + 1,
+                                                     int(np.ceil(width / step)) + 1)
+        sigma_small = sigma / step
+        size = 2 * int(np.ceil(3 * sigma_small)) + 1
         pad = size // 2  # noise beyond the edges, cropped: no border effects
-        kernel = cv2.getGaussianKernel(size, sigma)
+        kernel = cv2.getGaussianKernel(size, sigma_small)
         spread = float(np.sum(kernel ** 2))  # the blur's std factor: (sum k^2)^2 for 2-D
-        planes = rng.standard_normal((q, height + 2 * pad, width + 2 * pad)).astype(np.float32)
-        for plane in planes:  # one bin at a time: OpenCV blurs 2-D planes
-            cv2.GaussianBlur(plane, (size, size), sigma, dst=plane)
-        white = planes[:, pad:pad + height, pad:pad + width].transpose(1, 2, 0) / spread
+        planes = rng.standard_normal((q, small[0] + 2 * pad, small[1] + 2 * pad)
+                                     ).astype(np.float32)
+        white = np.empty((height, width, q), np.float32)
+        for i, plane in enumerate(planes):  # one bin at a time: OpenCV blurs 2-D planes
+            cv2.GaussianBlur(plane, (size, size), sigma_small, dst=plane)
+            field = plane[pad:pad + small[0], pad:pad + small[1]] / spread
+            white[..., i] = field if step == 1.0 else cv2.resize(
+                field, None, fx=step, fy=step, interpolation=cv2.INTER_LINEAR)[:height, :width]
     uniform = 0.5 * (1.0 + keras.ops.convert_to_numpy(keras.ops.erf(white / np.sqrt(2.0))))
     uniform = np.clip(uniform, 1e-7, 1.0 - 1e-7)
     return -np.log(-np.log(uniform)).astype(np.float32)
@@ -114,7 +125,8 @@ def alternatives(model: keras.Model, image: Any, count: int = 4, *, seed: int = 
         temperature: Sample from ``softmax(logits / temperature)`` (1: the model's own
             distribution; the default 0.38, the paper's annealing, keeps to likelier colours).
         coherence: The noise's correlation length, as a fraction of the photo's short
-            side (0: an independent choice per pixel, confetti).
+            side, from 0 (an independent choice per pixel, confetti) to 1 (the whole photo
+            chooses nearly together).
         softness: Blends a pixel's chosen bin with its near rivals (a Gumbel-softmax of
             this temperature): 0 is the exact sample, whose 10-unit bins can band.
         render_size: Short side of the copy the model sees.
@@ -128,6 +140,9 @@ def alternatives(model: keras.Model, image: Any, count: int = 4, *, seed: int = 
                         ("softness", softness)):
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be 0 or more, got {value}.")
+    if coherence > 1:
+        raise ValueError(f"coherence is a fraction of the photo's short side, from 0 "
+                         f"(confetti) to 1 (the whole photo alike), got {coherence}.")
     if temperature == 0:
         raise ValueError("temperature 0 is the mode: one colorization, no alternatives; "
                          "use a temperature above 0 (0.38: the paper's).")

@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from colorlab import color
-from colorlab.colorize import colorize, gray_rgb, with_ab
+from colorlab.colorize import colorize, decodes_bins, gray_rgb, with_ab
 from colorlab.data.photos import GRAY_FRACTION, mark_output_folder
 from colorlab.data.pipeline import make_dataset
 from colorlab.data.registry import source_key
@@ -224,7 +224,7 @@ def evaluate(
     prior: np.ndarray | None = None,
     tolerance: float = 5.0,
     render_size: int = 256,
-    temperature: float = 0.38,
+    temperature: float | None = None,
 ) -> Evaluation:
     """Scores models (and the gray and mean-colour baselines) on held-out photos.
 
@@ -265,8 +265,8 @@ def evaluate(
             candidates[name] = method
         else:
             candidates[name] = lambda p, m=method: colorize(
-                m, p, render_size=render_size, temperature=temperature
-            )
+                m, p, render_size=render_size,
+                temperature=temperature if decodes_bins(m) else None)
     rows, results = [], {}
     for name, method in candidates.items():
         outputs = [method(p) for p in photos]
@@ -335,7 +335,7 @@ def run_config(path: str | os.PathLike) -> Any:
 def evaluate_split(
     candidates: Sequence[Candidate], data: Any, split: str | None = "test", *,
     size: int = 256, render_size: int | None = None, limit: int | None = None,
-    temperature: float = 0.38, mean_data: Any = None, mean_split: str | None = None,
+    temperature: float | None = None, mean_data: Any = None, mean_split: str | None = None,
     data_dir: str | os.PathLike | None = None,
 ) -> Evaluation:
     """The evaluation workflow: a split's centre crops, the mean colour of the training
@@ -388,7 +388,7 @@ def evaluate_split(
         size_seen = render_size or (config.image_size if config is not None else size)
         seen_sizes.append(f"{candidate.name}: {size_seen} px")
         functions[candidate.name] = (lambda p, m=candidate.model, r=size_seen: colorize(
-            m, p, render_size=r, temperature=temperature))
+            m, p, render_size=r, temperature=temperature if decodes_bins(m) else None))
         if candidate in same_data:
             trained = set((config.train_split or "train+val+test").split("+"))
             overlap = trained & set((split or "train+val+test").split("+"))

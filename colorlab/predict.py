@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import os
 from typing import Any, Sequence
 
 import cv2
@@ -88,7 +89,7 @@ def predict(model: keras.Model, image: Any, *, render_size: int = 256,
     if hints and (method is None or method.with_hints is None):
         takers = [name for name in models.names() if models.method(name).with_hints]
         raise ValueError(f"This model takes no colour hints; {', '.join(takers)} does (e.g. "
-                         "load_model('zhang_siggraph17')).")
+                         "pretrained.load('zhang_siggraph17')).")
     rgb, alpha = as_rgb(image)
     height, width = rgb.shape[:2]
     small_h, small_w = working_size(model, height, width, render_size)
@@ -185,9 +186,14 @@ def _hint_ab(colour: Any, number: int) -> np.ndarray:
             rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
         except ValueError:
             rgb = None
-    elif isinstance(colour, Sequence) and len(colour) == 3 \
-            and all(isinstance(v, numbers.Real) and 0 <= v <= 255 for v in colour):
-        rgb = list(colour)
+    elif not isinstance(colour, str):
+        values = np.asarray(colour) if isinstance(colour, (Sequence, np.ndarray)) else None
+        if values is not None and values.shape == (3,) and values.dtype.kind in "uif" \
+                and np.all((values >= 0) & (values <= 255)):
+            if values.dtype.kind == "f" and 0 < values.max() <= 1:
+                raise ValueError(f"Hint {number}'s colour {colour!r} looks like 0-1 values; "
+                                 "hint colours are 0-255 (multiply by 255) or '#rrggbb'.")
+            rgb = values.tolist()
     if rgb is None:
         raise ValueError(f"Hint {number}'s colour is {colour!r}; give an RGB triple of 0-255 "
                          "numbers, e.g. (208, 64, 32), or '#d04020'.")
@@ -197,6 +203,9 @@ def _hint_ab(colour: Any, number: int) -> np.ndarray:
 
 def as_rgb(image: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """(H, W, 3) RGB in its own dtype (uint8, uint16 or float32 in [0, 1]), and alpha uint8."""
+    if isinstance(image, (str, os.PathLike)):
+        raise ValueError(f"{image!r} is a file name, not an image: read it first, "
+                         "colorlab.colorize.read_image(path).")
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]

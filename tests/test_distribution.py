@@ -64,7 +64,7 @@ def test_alternatives_differ_from_each_other_and_repeat_with_their_seed(eccv16):
 
 def test_distribution_tools_refuse_a_model_that_regresses_ab(eccv16):
     regression = models.zhang_siggraph17(width=1 / 16)
-    with pytest.raises(ValueError, match="regresses ab.*load_model\\('zhang_eccv16'\\)"):
+    with pytest.raises(ValueError, match="outputs ab.*load_model\\('zhang_eccv16'\\)"):
         uncertainty(regression, PHOTO)
     with pytest.raises(ValueError, match="temperature 0 is the mode"):
         alternatives(eccv16, PHOTO, temperature=0)
@@ -87,12 +87,15 @@ def test_hints_are_squares_of_the_colours_chroma_on_the_copy_the_model_sees():
             hint_maps([hint], (100, 200), (48, 96))
 
 
-def test_a_hint_recolours_the_released_siggraph17_and_other_models_refuse_hints(eccv16):
+def test_a_hint_recolours_the_released_siggraph17_and_other_models_refuse_hints(eccv16,
+                                                                               tmp_path):
     """The committed width-1/16 release (official layout, random weights): a hint feeds the
     four-channel network exactly as the official forward pass (tests/test_pretrained.py),
     so here: it changes the colours near it, and only there most."""
-    model = pretrained.load("zhang_siggraph17",
-                            ROOT / "tests" / "data" / "siggraph17_width1-16_torch2.13.pth")
+    source = tmp_path / "siggraph17.pth"  # a copy: the conversion is saved beside it
+    source.write_bytes((ROOT / "tests" / "data" / "siggraph17_width1-16_torch2.13.pth")
+                       .read_bytes())
+    model = pretrained.load("zhang_siggraph17", source)
     plain = predict(model, PHOTO, render_size=64).output  # (64, 88, 2) ab / 110
     hinted = predict(model, PHOTO, render_size=64, hints=[(30, 40, "#20c020")]).output
     change = np.abs(hinted - plain).sum(axis=-1)
@@ -101,3 +104,31 @@ def test_a_hint_recolours_the_released_siggraph17_and_other_models_refuse_hints(
     assert colorize(model, PHOTO, hints=[(30, 40, "#20c020")]).shape == (60, 80, 3)
     with pytest.raises(ValueError, match="takes no colour hints; zhang_siggraph17 does"):
         colorize(eccv16, PHOTO, hints=[(1, 1, "#ff0000")])
+
+
+def test_a_newcomers_mistakes_get_one_clear_line(eccv16):
+    """What a student tried first (lesson 00's trial): each refused, saying what to do."""
+    decoded = pretrained.load("zhang_eccv16", "Random")  # already decoded at T = 1
+    with pytest.raises(ValueError, match="outputs ab directly, so temperature 0 would change"):
+        colorize(decoded, PHOTO, temperature=0)
+    assert colorize(decoded, PHOTO).shape == (60, 80, 3)  # no temperature: fine
+    with pytest.raises(ValueError, match="not a distribution over bins.*logits=True"):
+        uncertainty(decoded, PHOTO)
+    with pytest.raises(ValueError, match="coherence is a fraction .* got 5"):
+        alternatives(eccv16, PHOTO, coherence=5)
+    with pytest.raises(ValueError, match="is a file name, not an image: read it first"):
+        colorize(eccv16, "astronaut.png")
+    with pytest.raises(ValueError, match="looks like 0-1 values"):
+        hint_maps([(1, 1, (1.0, 0, 0))], (10, 10), (10, 10))
+    ab, _ = hint_maps([(1, 1, PHOTO[5, 5])], (10, 10), (10, 10))  # a pixel of a photo
+    assert np.abs(ab).max() > 0 or not PHOTO[5, 5].std()
+
+
+def test_a_wide_coherence_is_drawn_on_a_coarser_grid_and_stays_gumbel():
+    """A correlation length near the photo's size (coherence 1) is drawn on a grid of about
+    sigma / 2 and interpolated, instead of a blur as wide as the photo on every bin."""
+    noise = smooth_gumbel((64, 64, 313), 64.0, np.random.default_rng(0))
+    assert noise.shape == (64, 64, 313)
+    # Blurred white noise correlates as exp(-d^2 / 4 sigma^2): 0.78 across the 63 columns.
+    assert np.corrcoef(noise[:, 0].ravel(), noise[:, -1].ravel())[0, 1] > 0.65
+    assert abs(noise.mean() - 0.5772) < 0.1  # the Gumbel mean, Euler's constant

@@ -427,7 +427,9 @@ def test_a_run_folder_loads_its_newest_model(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "--model", "nope"], "Unknown model 'nope'"),
     (["train", "--data", "nowhere", "--epochs", "1"], "neither"),
-    (["colorize", "x.png", "-o", "out", "--model", "missing.keras"], "No model file"),
+    (["colorize", ".", "-o", "out", "--model", "missing.keras"], "No model file"),
+    (["colorize", "x.png", "-o", "out", "--model", "zhang_eccv16"], "No such input: x.png"),
+    (["colorize", ".", "-o", "out", "--model", "weights.pth"], "holds PyTorch weights"),
     (["evaluate", "--model", "missing.keras"], "No model file"),
     (["data", "fetch", "nope"], "Unknown data set 'nope'"),
     (["colorize", "x.png", "-o", "out", "--model", "m.keras", "--render-size", "8"],
@@ -441,6 +443,7 @@ def test_a_run_folder_loads_its_newest_model(tmp_path):
 def test_user_mistakes_give_one_line_and_status_2(argv, message, capsys, tmp_path,
                                                   monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights.pth").write_bytes(b"not used")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("colorlab: error:") and message in err[-1]

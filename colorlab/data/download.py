@@ -367,7 +367,7 @@ def _fail(path: pathlib.Path, label: str, problem: str, delete: bool,
     if recorded:
         advice += (" The expected sha256 was recorded on an earlier first download; if the "
                    "publisher changed the file, 'colorlab data forget' the data set.")
-    raise ChecksumError(f"{path.name} of {label} failed its check: {problem}. {advice}")
+    raise ChecksumError(f"{path} ({label}) failed its check: {problem}. {advice}")
 
 
 # === Completeness ================================================================================

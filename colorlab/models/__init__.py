@@ -161,6 +161,11 @@ def load_model(path: str | os.PathLike, compile: bool = True) -> keras.Model:
         raise FileNotFoundError(f"No model file at {path}: give a .keras file, a run folder, or "
                                 f"the name of released weights ({', '.join(known)}).")
     check_regular_file(path, "model file")
+    if path.suffix in (".pth", ".pt"):
+        raise ValueError(f"{path.name} holds PyTorch weights, not a Keras model: convert it "
+                         "in Python with colorlab.pretrained.load(NAME, weights=PATH) (NAME: "
+                         f"{', '.join(known)}), or put the authors' file where the offline "
+                         "error says and give the NAME instead.")
     if path.suffix != ".keras":
         raise ValueError(f"{path.name} is not a .keras file; colorlab saves models as .keras.")
     if not zipfile.is_zipfile(path):

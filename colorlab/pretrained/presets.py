@@ -18,6 +18,7 @@ the method it belongs to (defined in the method's home, e.g. :mod:`colorlab.mode
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import pathlib
 from typing import Any, Callable
@@ -26,7 +27,7 @@ from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up
 
 import keras
 
-from colorlab.data.download import DownloadError, data_home, download
+from colorlab.data.download import data_home, download, sha256_of
 from colorlab.files import atomic_path, check_regular_file
 from colorlab.pretrained.torch_files import read_state_dict
 
@@ -75,7 +76,8 @@ class Preset:
         Raises:
             DownloadError: offline or unreachable: the message names the URL, the size and
                 where to put the file by hand.
-            ChecksumError: the file fails its size or sha256 check (it is deleted).
+            ChecksumError: the file fails its size or sha256 check: a download is deleted,
+                a file placed by hand is kept and named (replace it with a good copy).
         """
         target = self.path(data_dir)
         return download(self.url, target.parent, self.filename, sha256=self.sha256,
@@ -94,8 +96,10 @@ class Preset:
             progress: Show download progress.
 
         Returns:
-            The converted model, saved as ``<file stem>.<name>.keras`` beside the file the
-            first time (where that folder is writable) and reloaded from there afterwards.
+            The converted model, saved as ``<file stem>.<name>.<sha256 prefix>.keras``
+            beside the file the first time (where that folder is writable) and reloaded
+            from there afterwards; the file's checksum in the name means a replaced file is
+            never mistaken for the one converted before.
 
         Raises:
             DownloadError, ChecksumError: see :meth:`fetch`.
@@ -103,17 +107,18 @@ class Preset:
             colorlab.pretrained.torch_files.TorchFileError: not a readable ``.pth`` file.
             ValueError: a state dict of another model (missing and mis-shaped keys named).
         """
-        if isinstance(weights, str) and weights == RANDOM:
+        if isinstance(weights, str) and weights.lower() == RANDOM:
             return self.network()
         if weights is None:
-            source = self.fetch(data_dir, progress)
+            source, digest = self.fetch(data_dir, progress), self.sha256  # verified
         else:
             source = check_regular_file(pathlib.Path(weights).expanduser(), "weights file")
             if source.suffix == ".keras":
                 raise ValueError(f"{source} is a Keras model, not a PyTorch weights file: "
                                  "load it with colorlab.models.load_model(path).")
-        converted = source.with_name(f"{source.stem}.{self.name}.keras")
-        if converted.is_file() and converted.stat().st_mtime_ns >= source.stat().st_mtime_ns:
+            digest = sha256_of(source)
+        converted = source.with_name(f"{source.stem}.{self.name}.{digest[:12]}.keras")
+        if converted.is_file():
             try:
                 return keras.models.load_model(converted, compile=False, safe_mode=True)
             except Exception:  # noqa: BLE001 - damaged: convert again below
@@ -122,6 +127,9 @@ class Preset:
         try:
             with atomic_path(converted, suffix=".keras") as temporary:
                 model.save(temporary)
+            for older in source.parent.glob(f"{glob.escape(source.stem)}.{self.name}.*.keras"):
+                if older != converted:  # the conversion of a file since replaced
+                    older.unlink(missing_ok=True)
         except OSError:  # a read-only folder: use the model, convert again next time
             pass
         return model
