@@ -231,8 +231,9 @@ def _models(args: argparse.Namespace) -> int:
         print(f"{name}\n  {method.paper}\n  outputs {method.output!r}; {trained}; input "
               f"sides a multiple of {method.side_multiple()}")
         for preset in method.presets.values():
+            here = "downloaded" if preset.downloaded() else "downloaded on first use"
             print(f"  released weights: --model {preset.name} ({preset.size / 1e6:.0f} MB, "
-                  f"{preset.licence}; downloaded on first use)")
+                  f"{preset.licence}; {here})")
     return 0
 
 

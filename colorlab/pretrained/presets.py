@@ -21,7 +21,7 @@ import dataclasses
 import glob
 import os
 import pathlib
-from typing import Any, Callable
+from typing import Callable
 
 from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up, quiet)
 
@@ -68,6 +68,10 @@ class Preset:
     def path(self, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
         """Where the downloaded file lives (whether or not it is there yet)."""
         return data_home(data_dir) / "pretrained" / self.filename
+
+    def downloaded(self, data_dir: str | os.PathLike | None = None) -> bool:
+        """Whether the file is in the data cache (checked when it is next loaded)."""
+        return self.path(data_dir).is_file()
 
     def fetch(self, data_dir: str | os.PathLike | None = None,
               progress: bool = True) -> pathlib.Path:
@@ -133,10 +137,3 @@ class Preset:
         except OSError:  # a read-only folder: use the model, convert again next time
             pass
         return model
-
-
-def describe(preset: Preset, data_dir: Any = None) -> str:
-    """One line: the name, the paper, the size and whether it is downloaded."""
-    here = "downloaded" if preset.path(data_dir).is_file() else "not downloaded"
-    return (f"{preset.name}: {preset.paper} ({preset.size / 1e6:.0f} MB, {preset.licence}, "
-            f"{here})")
