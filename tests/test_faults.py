@@ -831,6 +831,7 @@ def labelled_photos(tmp_path_factory):
 @pytest.mark.slow  # the default suite trains from the CLI in the round trip and the demo
 @pytest.mark.parametrize("model, extra", [
     ("zhang_eccv16", []),
+    ("zhang_siggraph17", []),
     ("vgg16_colorizer", ["--weights", "none"]),
     ("resnet_colorizer", []),
     ("iizuka_two_stream", []),
