@@ -1,0 +1,44 @@
+"""The colorization Turing test (Zhang, Isola & Efros, ECCV 2016, Sec. 3.1), as a study.
+
+People see the real photo and a colorization of the same gray photo, one after the other
+for 1 s each, and say which has fake colours; a method's *fool rate* is the share of trials
+on which its colorization was taken for the real one. The core is pure and seeded (no
+clock, widget or browser inside), so every rule is tested with simulated participants:
+
+- :mod:`colorlab.turing.protocol`: :func:`plan_session`, practice, vigilance, sides, order;
+- :mod:`colorlab.turing.answers`: :class:`Answer`, :func:`score`, answers saved as given
+  (:func:`append_answer`) and read back checked (:func:`read_answers`);
+- :mod:`colorlab.turing.analysis`: :func:`analyze` (fool rates with a two-stage bootstrap
+  over participants and their trials, the Wilson interval beside it, pairwise
+  comparisons, vigilance exclusions, per-photo rates), :func:`trials_needed`;
+- :mod:`colorlab.turing.simulate`: :func:`simulate_answers`, participants with known rates.
+"""
+
+from colorlab.turing.analysis import (
+    VIGILANCE_PASS,
+    Analysis,
+    MethodScore,
+    analyze,
+    trials_needed,
+    wilson_interval,
+)
+from colorlab.turing.answers import Answer, AnswerFileError, append_answer, read_answers, score
+from colorlab.turing.protocol import (
+    DISPLAY_SIZE,
+    EXPOSURE_MS,
+    FEEDBACK_MS,
+    PRACTICE,
+    TEST,
+    VIGILANCE,
+    Session,
+    Trial,
+    plan_session,
+)
+from colorlab.turing.simulate import simulate_answers
+
+__all__ = [
+    "DISPLAY_SIZE", "EXPOSURE_MS", "FEEDBACK_MS", "PRACTICE", "TEST", "VIGILANCE",
+    "VIGILANCE_PASS", "Analysis", "Answer", "AnswerFileError", "MethodScore", "Session",
+    "Trial", "analyze", "append_answer", "plan_session", "read_answers", "score",
+    "simulate_answers", "trials_needed", "wilson_interval",
+]
