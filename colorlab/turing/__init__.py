@@ -11,8 +11,14 @@ clock, widget or browser inside), so every rule is tested with simulated partici
 - :mod:`colorlab.turing.analysis`: :func:`analyze` (fool rates with a two-stage bootstrap
   over participants and their trials, the Wilson interval beside it, pairwise
   comparisons, vigilance exclusions, per-photo rates), :func:`trials_needed`;
-- :mod:`colorlab.turing.simulate`: :func:`simulate_answers`, participants with known rates.
+- :mod:`colorlab.turing.simulate`: :func:`simulate_answers`, participants with known rates;
+- :mod:`colorlab.turing.study`: :func:`make_study`, the photos and every method's
+  colorization on disk; :mod:`colorlab.turing.page`: :func:`export_page`, the study as one
+  self-contained HTML page to send to a class (these two load TensorFlow, on first use).
 """
+
+import importlib
+from typing import Any
 
 from colorlab.turing.analysis import (
     VIGILANCE_PASS,
@@ -36,9 +42,20 @@ from colorlab.turing.protocol import (
 )
 from colorlab.turing.simulate import simulate_answers
 
+#: Names loaded on first use (they need TensorFlow).
+_LAZY = {"make_study": "study", "load_study": "study", "Study": "study",
+         "export_page": "page", "slot_of": "page"}
+
 __all__ = [
+    *_LAZY,
     "DISPLAY_SIZE", "EXPOSURE_MS", "FEEDBACK_MS", "PRACTICE", "TEST", "VIGILANCE",
     "VIGILANCE_PASS", "Analysis", "Answer", "AnswerFileError", "MethodScore", "Session",
     "Trial", "analyze", "append_answer", "plan_session", "read_answers", "score",
     "simulate_answers", "trials_needed", "wilson_interval",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"colorlab.turing.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'colorlab.turing' has no attribute {name!r}")

@@ -1,0 +1,110 @@
+"""The exported Turing-test page, played in a real browser (headless Chromium + Selenium)."""
+
+import shutil
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from colorlab import turing
+from conftest import make_photo
+
+DRIVER = shutil.which("chromedriver")
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("turing")
+    files = []
+    for i in range(8):
+        path = root / "photos" / f"photo {i}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(make_photo(i + 20, (80, 96))).save(path)
+        files.append(path)
+
+    def sepia(crop):  # a "method": the photo's lightness with one brownish colour
+        from colorlab.colorize import with_ab
+        return with_ab(crop, (8.0, 20.0))
+
+    return turing.make_study(files, {"sepia": sepia}, root / "study", size=64, practice=2,
+                             test=4, vigilance=0.25, baselines=("gray",))
+
+
+def test_a_study_holds_every_image_and_a_checksum_id(study):
+    again = turing.load_study(study.folder)
+    assert again["id"] == study["id"] and len(study["id"]) == 12
+    assert study["methods"] == ["sepia", "gray"] and len(study["photos"]) == 8
+    assert "photo_0" in study["photos"]  # file names made safe
+    for what in ("real", "sepia", "gray", "vigilance"):
+        assert Image.open(study.image("photo_0", what)).size == (64, 64)
+    with pytest.raises(ValueError, match="already holds a study"):
+        turing.make_study([], {}, study.folder)
+
+
+@pytest.mark.skipif(DRIVER is None or BROWSER is None,
+                    reason="needs Debian's chromium and chromium-driver: "
+                           "sudo apt-get install chromium chromium-driver")
+def test_the_page_runs_the_protocol_in_a_real_browser(study, tmp_path):
+    selenium = pytest.importorskip("selenium", reason="pip install selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = turing.export_page(study, tmp_path / "study.html", sessions=8, exposure_ms=250,
+                              feedback_ms=300)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options = webdriver.ChromeOptions()
+    options.binary_location = BROWSER
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        driver.get(page.as_uri())
+        wait = WebDriverWait(driver, 20, poll_frequency=0.01)
+        wait.until(lambda d: d.find_element(By.ID, "start").is_enabled())  # all preloaded
+        driver.find_element(By.ID, "participant").send_keys("ana")
+        driver.find_element(By.ID, "start").click()
+
+        def visibility(element_id):
+            return driver.execute_script(
+                f"return getComputedStyle(document.getElementById('{element_id}')).visibility")
+
+        plan = turing.page.session_for(study, turing.slot_of("ana", 8))
+        for trial in plan.trials:
+            wait.until(lambda d: visibility("left-img") == "visible")
+            wait.until(lambda d: visibility("left-img") == "hidden")  # hidden after exposure
+            assert visibility("answer") == "hidden"  # no answer while an image shows
+            wait.until(lambda d: visibility("answer") == "visible")
+            assert visibility("left-img") == visibility("right-img") == "hidden"
+            choice = "left" if trial.number % 2 else "right"
+            driver.find_element(By.ID, f"btn-{choice}").click()
+            if trial.kind == "practice":
+                wait.until(lambda d: visibility("feedback") == "visible")
+                labels = {driver.find_element(By.ID, f"{side}-label").text
+                          for side in ("left", "right")}
+                assert labels == {"Real", "Fake"}
+                wait.until(lambda d: visibility("feedback") == "hidden")
+            else:
+                time.sleep(0.05)
+                assert visibility("feedback") == "hidden"  # no feedback in the test
+        wait.until(lambda d: d.find_element(By.ID, "done").is_displayed())
+        driver.find_element(By.ID, "download-json").click()
+        wait.until(lambda d: list(downloads.glob("answers-ana.json")))
+        kept = driver.execute_script("return localStorage.length")
+    finally:
+        driver.quit()
+    answers = turing.read_answers(downloads / "answers-ana.json", study=study["id"])
+    assert [a.trial for a in answers] == list(range(1, 7)) and kept == 1
+    assert [(a.kind, a.method, a.photo, a.real_side) for a in answers] == \
+        [(t.kind, t.method, t.photo, t.real_side) for t in plan.trials]
+    assert [a.chose for a in answers] == ["left", "right"] * 3
+    assert all(200 <= a.shown_ms <= 600 and a.reaction_ms >= 0 for a in answers)
+    result = turing.analyze(answers, bootstrap=200)
+    assert sum(s.trials for s in result.scores.values()) == 3  # practice and vigilance out
+    assert np.isfinite([s.rate for s in result.scores.values()]).all()
