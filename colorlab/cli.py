@@ -1,4 +1,4 @@
-"""The ``colorlab`` command: demo, train, colorize, evaluate, models, and data.
+"""The ``colorlab`` command: demo, train, colorize, evaluate, models, data, and turing.
 
 Every command has ``--help``, answered without importing TensorFlow (each command imports
 what it needs when it runs). A user mistake (an unknown data set, a missing file, a bad
@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Sequence
 
+from colorlab.turing import cli as turing_cli  # numpy only: --help stays light
 __all__ = ["main"]
 
 #: The exit status for user mistakes (as argparse uses for bad options).
@@ -461,6 +462,7 @@ def _parser() -> argparse.ArgumentParser:
                     "data cache's priors/ folder)")
     pr.add_argument("--data-dir")
     pr.set_defaults(run=_data_prior)
+    turing_cli.add_commands(commands)
     return parser
 
 

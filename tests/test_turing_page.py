@@ -108,3 +108,42 @@ def test_the_page_runs_the_protocol_in_a_real_browser(study, tmp_path):
     result = turing.analyze(answers, bootstrap=200)
     assert sum(s.trials for s in result.scores.values()) == 3  # practice and vigilance out
     assert np.isfinite([s.rate for s in result.scores.values()]).all()
+
+
+def test_the_command_line_makes_exports_and_analyzes(study, tmp_path, capsys):
+    from colorlab.cli import main
+
+    photos = study.folder.parent / "photos"
+    assert main(["turing", "make", str(photos), "-o", str(tmp_path / "s"), "--size", "48",
+                 "--practice", "2", "--test", "4", "--vigilance", "0.25", "--method",
+                 "flat=" + str(_flat_model(tmp_path))]) == 0
+    assert main(["turing", "export", str(tmp_path / "s"), "-o", str(tmp_path / "s.html"),
+                 "--sessions", "6"]) == 0
+    assert (tmp_path / "s.html").stat().st_size > 10_000
+    made = turing.load_study(tmp_path / "s")
+    sessions = [turing.page.session_for(made, slot) for slot in range(6)]
+    answers = turing.simulate_answers(sessions, {"flat": 0.4, "gray": 0.1,
+                                                 "random colour": 0.05}, seed=1)
+    files = []
+    for session in sessions:
+        path = tmp_path / f"{session.participant}.jsonl"
+        for answer in answers:
+            if answer.participant == session.participant:
+                turing.append_answer(path, answer)
+        files.append(str(path))
+    capsys.readouterr()
+    assert main(["turing", "analyze", *files, "--out", str(tmp_path / "report"),
+                 "--bootstrap", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "| flat |" in printed and "Vigilance: " in printed
+    assert (tmp_path / "report" / "photos.csv").read_text().startswith("method,photo,")
+    assert main(["turing", "make", str(photos), "-o", str(tmp_path / "t"),
+                 "--method", "nameless"]) == 2  # one line, no traceback
+
+
+def _flat_model(tmp_path):
+    from colorlab import models
+
+    path = tmp_path / "flat.keras"
+    models.zhang_eccv16(width=1 / 16).save(path)
+    return path
