@@ -133,10 +133,14 @@ def test_the_command_line_makes_exports_and_analyzes(study, tmp_path, capsys):
         files.append(str(path))
     capsys.readouterr()
     assert main(["turing", "analyze", *files, "--out", str(tmp_path / "report"),
-                 "--bootstrap", "200"]) == 0
+                 "--bootstrap", "200", "--study", str(tmp_path / "s")]) == 0
     printed = capsys.readouterr().out
     assert "| flat |" in printed and "Vigilance: " in printed
     assert (tmp_path / "report" / "photos.csv").read_text().startswith("method,photo,")
+    assert {p.name for p in (tmp_path / "report").glob("*.png")} >= {
+        "fool_rates.png", "photos_flat.png", "photos_random_colour.png"}
+    assert main(["turing", "analyze", *files, "--out", str(tmp_path / "r2"),
+                 "--study", str(study.folder)]) == 2  # another study's answers: refused
     assert main(["turing", "make", str(photos), "-o", str(tmp_path / "t"),
                  "--method", "nameless"]) == 2  # one line, no traceback
 

@@ -14,7 +14,9 @@ clock, widget or browser inside), so every rule is tested with simulated partici
 - :mod:`colorlab.turing.simulate`: :func:`simulate_answers`, participants with known rates;
 - :mod:`colorlab.turing.study`: :func:`make_study`, the photos and every method's
   colorization on disk; :mod:`colorlab.turing.page`: :func:`export_page`, the study as one
-  self-contained HTML page to send to a class (these two load TensorFlow, on first use).
+  self-contained HTML page to send to a class, :func:`session_for` the plan a page plays;
+  :mod:`colorlab.turing.figures`: :func:`plot_fool_rates`, :func:`plot_photo_ranking`
+  (these load TensorFlow or matplotlib, on first use).
 """
 
 import importlib
@@ -44,7 +46,10 @@ from colorlab.turing.simulate import simulate_answers
 
 #: Names loaded on first use (they need TensorFlow).
 _LAZY = {"make_study": "study", "load_study": "study", "Study": "study",
-         "export_page": "page", "slot_of": "page"}
+         "export_page": "page", "session_for": "page", "slot_of": "page",
+         "plot_fool_rates": "figures", "plot_photo_ranking": "figures"}
+#: Submodules loaded on first use.
+_MODULES = ("study", "page", "figures", "cli")
 
 __all__ = [
     *_LAZY,
@@ -58,4 +63,6 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(f"colorlab.turing.{_LAZY[name]}"), name)
+    if name in _MODULES:
+        return importlib.import_module(f"colorlab.turing.{name}")
     raise AttributeError(f"module 'colorlab.turing' has no attribute {name!r}")

@@ -73,6 +73,7 @@ class Analysis:
         excluded: The participants left out for failing vigilance.
         photos: Per method, per photo: (fooled, trials), for the ranked photo figure.
         bootstrap: Bootstrap replicates used.
+        study: The answers' study id (None if they name several).
     """
 
     scores: dict[str, MethodScore]
@@ -81,6 +82,7 @@ class Analysis:
     excluded: list[str]
     photos: dict[str, dict[str, tuple[int, int]]]
     bootstrap: int
+    study: str | None = None
 
     def markdown(self) -> str:
         """The table: method, fool rate +- bootstrap SE, both intervals, trials, people."""
@@ -183,9 +185,10 @@ def analyze(answers: Sequence[Answer], *, bootstrap: int = 2000, seed: int = 0,
             if i != j:
                 both = np.isfinite(replicates[i]) & np.isfinite(replicates[j])
                 better[(a, b)] = float(np.mean(replicates[i][both] > replicates[j][both]))
+    studies = {a.study for a in answers}
     return Analysis(scores, better, checks, excluded,
                     {m: {p: (c[0], c[1]) for p, c in v.items()} for m, v in photos.items()},
-                    bootstrap)
+                    bootstrap, studies.pop() if len(studies) == 1 else None)
 
 
 def trials_needed(rate_a: float, rate_b: float, *, alpha: float = 0.05, power: float = 0.8,

@@ -48,7 +48,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     an = actions.add_parser("analyze", help="fool rates with bootstrap intervals, from "
                             "answer files (JSON, JSON lines or CSV)")
     an.add_argument("answers", nargs="+", help="answer files")
-    an.add_argument("--out", help="a folder for report.md and photos.csv")
+    an.add_argument("--out", help="a folder for report.md, photos.csv and the figures")
+    an.add_argument("--study", help="the study folder: figures of its photos ranked by fool "
+                    "rate (with --out)")
     an.add_argument("--bootstrap", type=int, default=2000)
     an.set_defaults(run=_analyze)
 
@@ -109,5 +111,25 @@ def _analyze(args: argparse.Namespace) -> int:
                                                   key=lambda item: -item[1][0] / item[1][1]):
                 rows.append(f"{method},{photo},{fooled},{trials},{fooled / trials:.3f}")
         (out / "photos.csv").write_text("\n".join(rows) + "\n")
-        print(f"report: {out / 'report.md'}, per-photo fool rates: {out / 'photos.csv'}")
+        _figures(result, args.study, out)
+        print(f"report: {out / 'report.md'}, per-photo fool rates: {out / 'photos.csv'}, "
+              f"figures: {out}/*.png")
     return 0
+
+
+def _figures(result, study_folder, out: pathlib.Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from colorlab.turing.figures import plot_fool_rates, plot_photo_ranking
+    from colorlab.turing.study import load_study
+
+    plot_fool_rates(result).savefig(out / "fool_rates.png", dpi=110)
+    if study_folder:
+        study = load_study(study_folder)
+        if study["id"] != result.study:
+            raise ValueError(f"These answers are of study {result.study!r}, but {study_folder} "
+                             f"holds study {study['id']!r}: give the study they came from.")
+        for method in result.photos:
+            figure = plot_photo_ranking(result, study, method)
+            figure.savefig(out / f"photos_{method.replace(' ', '_')}.png", dpi=110)
