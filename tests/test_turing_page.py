@@ -43,18 +43,18 @@ def test_a_study_holds_every_image_and_a_checksum_id(study):
         turing.make_study([], {}, study.folder)
 
 
-@pytest.mark.skipif(DRIVER is None or BROWSER is None,
-                    reason="needs Debian's chromium and chromium-driver: "
-                           "sudo apt-get install chromium chromium-driver")
-def test_the_page_runs_the_protocol_in_a_real_browser(study, tmp_path):
-    selenium = pytest.importorskip("selenium", reason="pip install selenium")
+needs_browser = pytest.mark.skipif(
+    DRIVER is None or BROWSER is None,
+    reason="needs Debian's chromium and chromium-driver: sudo apt-get install chromium "
+           "chromium-driver")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    pytest.importorskip("selenium", reason="pip install selenium")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    page = turing.export_page(study, tmp_path / "study.html", sessions=8, exposure_ms=250,
-                              feedback_ms=300)
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options = webdriver.ChromeOptions()
@@ -64,50 +64,100 @@ def test_the_page_runs_the_protocol_in_a_real_browser(study, tmp_path):
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    try:
-        driver.get(page.as_uri())
-        wait = WebDriverWait(driver, 20, poll_frequency=0.01)
-        wait.until(lambda d: d.find_element(By.ID, "start").is_enabled())  # all preloaded
-        driver.find_element(By.ID, "participant").send_keys("ana")
-        driver.find_element(By.ID, "start").click()
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
 
-        def visibility(element_id):
-            return driver.execute_script(
-                f"return getComputedStyle(document.getElementById('{element_id}')).visibility")
 
-        plan = turing.page.session_for(study, turing.slot_of("ana", 8))
-        for trial in plan.trials:
-            wait.until(lambda d: visibility("left-img") == "visible")
-            wait.until(lambda d: visibility("left-img") == "hidden")  # hidden after exposure
-            assert visibility("answer") == "hidden"  # no answer while an image shows
-            wait.until(lambda d: visibility("answer") == "visible")
-            assert visibility("left-img") == visibility("right-img") == "hidden"
-            choice = "left" if trial.number % 2 else "right"
-            driver.find_element(By.ID, f"btn-{choice}").click()
-            if trial.kind == "practice":
-                wait.until(lambda d: visibility("feedback") == "visible")
-                labels = {driver.find_element(By.ID, f"{side}-label").text
-                          for side in ("left", "right")}
-                assert labels == {"Real", "Fake"}
-                wait.until(lambda d: visibility("feedback") == "hidden")
-            else:
-                time.sleep(0.05)
-                assert visibility("feedback") == "hidden"  # no feedback in the test
-        wait.until(lambda d: d.find_element(By.ID, "done").is_displayed())
-        driver.find_element(By.ID, "download-json").click()
-        wait.until(lambda d: list(downloads.glob("answers-ana.json")))
-        kept = driver.execute_script("return localStorage.length")
-    finally:
-        driver.quit()
-    answers = turing.read_answers(downloads / "answers-ana.json", study=study["id"])
-    assert [a.trial for a in answers] == list(range(1, 7)) and kept == 1
+def _play(driver, plan):
+    """Plays a session as a participant would: watches each exposure end, answers
+    left, right, left, ..., and checks feedback comes in practice only."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(driver, 20, poll_frequency=0.01)
+    wait.until(lambda d: d.find_element(By.ID, "start").is_enabled())  # all preloaded
+    driver.find_element(By.ID, "participant").send_keys("ana")
+    driver.find_element(By.ID, "start").click()
+
+    def visibility(element_id):
+        return driver.execute_script(
+            f"return getComputedStyle(document.getElementById('{element_id}')).visibility")
+
+    for trial in plan.trials:
+        wait.until(lambda d: visibility("left-img") == "visible")
+        wait.until(lambda d: visibility("left-img") == "hidden")  # hidden after exposure
+        assert visibility("answer") == "hidden"  # no answer while an image shows
+        wait.until(lambda d: visibility("answer") == "visible")
+        assert visibility("left-img") == visibility("right-img") == "hidden"
+        choice = "left" if trial.number % 2 else "right"
+        driver.find_element(By.ID, f"btn-{choice}").click()
+        if trial.kind == "practice":
+            wait.until(lambda d: visibility("feedback") == "visible")
+            labels = {driver.find_element(By.ID, f"{side}-label").text
+                      for side in ("left", "right")}
+            assert labels == {"Real", "Fake"}
+            wait.until(lambda d: visibility("feedback") == "hidden")
+        else:
+            time.sleep(0.05)
+            assert visibility("feedback") == "hidden"  # no feedback in the test
+    wait.until(lambda d: d.find_element(By.ID, "done").is_displayed())
+    return wait
+
+
+def _check(answers, plan):
+    assert [a.trial for a in answers] == list(range(1, 7))
     assert [(a.kind, a.method, a.photo, a.real_side) for a in answers] == \
         [(t.kind, t.method, t.photo, t.real_side) for t in plan.trials]
     assert [a.chose for a in answers] == ["left", "right"] * 3
     assert all(200 <= a.shown_ms <= 600 and a.reaction_ms >= 0 for a in answers)
+
+
+@needs_browser
+def test_the_page_runs_the_protocol_in_a_real_browser(study, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+
+    page = turing.export_page(study, tmp_path / "study.html", sessions=8, exposure_ms=250,
+                              feedback_ms=300)
+    browser.get(page.as_uri())
+    plan = turing.session_for(study, turing.slot_of("ana", 8))
+    wait = _play(browser, plan)
+    browser.find_element(By.ID, "download-json").click()
+    wait.until(lambda d: list(browser.downloads.glob("answers-ana.json")))
+    kept = browser.execute_script("return localStorage.length")
+    answers = turing.read_answers(browser.downloads / "answers-ana.json", study=study["id"])
+    _check(answers, plan)
+    assert kept == 1  # kept in the browser too: an interrupted participant resumes
     result = turing.analyze(answers, bootstrap=200)
     assert sum(s.trials for s in result.scores.values()) == 3  # practice and vigilance out
     assert np.isfinite([s.rate for s in result.scores.values()]).all()
+
+
+@needs_browser
+def test_in_a_notebook_each_answer_reaches_the_kernel_as_it_is_clicked(study, tmp_path,
+                                                                        browser):
+    """The notebook runner's output (the page in a frame, and the script that forwards
+    answers to a hidden widget's input), in a host page with a stand-in for the widget:
+    every click arrives as one input event, which the kernel side appends to its file."""
+    from selenium.webdriver.common.by import By
+
+    runner = turing.NotebookSession(study, tmp_path / "answers.jsonl", sessions=8,
+                                    exposure_ms=250, feedback_ms=300)
+    host = tmp_path / "notebook-output.html"
+    host.write_text(
+        f'<div class="colorlab-turing-{runner.token}"><input></div>'
+        '<script>window.sent = []; document.querySelector("input").addEventListener('
+        '"input", (e) => window.sent.push(e.target.value));</script>' + runner.html())
+    browser.get(host.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    plan = turing.session_for(study, turing.slot_of("ana", 8))
+    _play(browser, plan)
+    browser.switch_to.default_content()
+    for text in browser.execute_script("return window.sent"):
+        runner.receive(text)  # what the widget's observer does in the kernel
+    runner.receive("{not json")
+    assert runner.received == 6 and len(runner.problems) == 1
+    _check(turing.read_answers(tmp_path / "answers.jsonl", study=study["id"]), plan)
 
 
 def test_the_command_line_makes_exports_and_analyzes(study, tmp_path, capsys):

@@ -16,7 +16,9 @@ clock, widget or browser inside), so every rule is tested with simulated partici
   colorization on disk; :mod:`colorlab.turing.page`: :func:`export_page`, the study as one
   self-contained HTML page to send to a class, :func:`session_for` the plan a page plays;
   :mod:`colorlab.turing.figures`: :func:`plot_fool_rates`, :func:`plot_photo_ranking`
-  (these load TensorFlow or matplotlib, on first use).
+  :mod:`colorlab.turing.runner`: :func:`run_in_notebook`, a session in a notebook's output
+  whose answers are saved as they are clicked (these load TensorFlow or matplotlib, on
+  first use).
 """
 
 import importlib
@@ -47,9 +49,10 @@ from colorlab.turing.simulate import simulate_answers
 #: Names loaded on first use (they need TensorFlow).
 _LAZY = {"make_study": "study", "load_study": "study", "Study": "study",
          "export_page": "page", "session_for": "page", "slot_of": "page",
-         "plot_fool_rates": "figures", "plot_photo_ranking": "figures"}
+         "plot_fool_rates": "figures", "plot_photo_ranking": "figures",
+         "NotebookSession": "runner", "run_in_notebook": "runner"}
 #: Submodules loaded on first use.
-_MODULES = ("study", "page", "figures", "cli")
+_MODULES = ("study", "page", "figures", "runner", "cli")
 
 __all__ = [
     *_LAZY,

@@ -20,7 +20,8 @@ from typing import Any, Iterable, Sequence
 
 from colorlab.turing.protocol import KINDS, SIDES, Session, Trial
 
-__all__ = ["FIELDS", "Answer", "AnswerFileError", "append_answer", "read_answers", "score"]
+__all__ = ["FIELDS", "Answer", "AnswerFileError", "append_answer", "parse_answer",
+           "read_answers", "score"]
 
 
 class AnswerFileError(ValueError):
@@ -117,7 +118,7 @@ def read_answers(paths: str | os.PathLike | Iterable[str | os.PathLike],
     seen: dict[tuple, str] = {}
     for path in map(pathlib.Path, paths):
         for where, record in _records(path):
-            answer = _checked(record, f"{path}{where}")
+            answer = parse_answer(record, f"{path}{where}")
             key = (answer.study, answer.participant, answer.trial)
             if key in seen:
                 raise AnswerFileError(
@@ -168,8 +169,13 @@ def _records(path: pathlib.Path) -> Iterable[tuple[str, Any]]:
     return records
 
 
-def _checked(record: Any, where: str) -> Answer:
-    """An Answer from one record, every field checked."""
+def parse_answer(record: Any, where: str) -> Answer:
+    """An Answer from one record (a dict as the files hold it), every field checked.
+
+    Raises:
+        AnswerFileError: a missing or wrong field, or a ``fooled`` that contradicts the
+            sides; the message starts with ``where``.
+    """
     if not isinstance(record, dict):
         raise AnswerFileError(f"{where}: an answer is an object of {', '.join(FIELDS)}; got "
                               f"{type(record).__name__}.")

@@ -24,7 +24,7 @@ from colorlab.files import atomic_path
 from colorlab.turing.protocol import KINDS, SIDES, VIGILANCE_METHOD, plan_session
 from colorlab.turing.study import Study, load_study
 
-__all__ = ["SESSIONS", "export_page", "session_for", "slot_of"]
+__all__ = ["SESSIONS", "export_page", "page_html", "session_for", "slot_of"]
 
 #: Pre-planned sessions in a page (a name picks one; methods are assigned to slots in turn).
 SESSIONS = 240
@@ -54,20 +54,14 @@ def session_for(study: Study, slot: int):
                         test=study["test"], vigilance=study["vigilance"])
 
 
-def export_page(study: Study | str | os.PathLike, out: str | os.PathLike, *,
-                sessions: int = SESSIONS, exposure_ms: int | None = None,
-                feedback_ms: int | None = None) -> pathlib.Path:
-    """Writes the study as one HTML file.
+def page_html(study: Study | str | os.PathLike, *, sessions: int = SESSIONS,
+              exposure_ms: int | None = None, feedback_ms: int | None = None,
+              notify: str | None = None) -> str:
+    """The study's page as HTML text (see :func:`export_page`).
 
     Args:
-        study: A :class:`Study` or its folder.
-        out: The HTML file to write.
-        sessions: How many sessions to pre-plan (participants' names pick among them).
-        exposure_ms, feedback_ms: Override the study's display times (e.g. short ones to
-            test the page itself; a real study keeps the study's).
-
-    Returns:
-        The path written.
+        notify: A token: each answer is also posted to the parent window
+            (``postMessage({colorlabTuring: token, answer})``), for the notebook runner.
     """
     study = study if isinstance(study, Study) else load_study(study)
     if sessions < 1:
@@ -89,8 +83,28 @@ def export_page(study: Study | str | os.PathLike, out: str | os.PathLike, *,
                 "exposure_ms": int(exposure_ms or study["exposure_ms"]),
                 "feedback_ms": int(feedback_ms or study["feedback_ms"]), "sessions": plans}
     template = resources.files("colorlab").joinpath("resources/turing_page.html").read_text()
-    page = template.replace("__STUDY__", json.dumps(settings, separators=(",", ":"))) \
-        .replace("__IMAGES__", json.dumps(images, separators=(",", ":")))
+    return (template.replace("__STUDY__", json.dumps(settings, separators=(",", ":")))
+            .replace("__IMAGES__", json.dumps(images, separators=(",", ":")))
+            .replace("__NOTIFY__", json.dumps(notify)))
+
+
+def export_page(study: Study | str | os.PathLike, out: str | os.PathLike, *,
+                sessions: int = SESSIONS, exposure_ms: int | None = None,
+                feedback_ms: int | None = None) -> pathlib.Path:
+    """Writes the study as one HTML file.
+
+    Args:
+        study: A :class:`Study` or its folder.
+        out: The HTML file to write.
+        sessions: How many sessions to pre-plan (participants' names pick among them).
+        exposure_ms, feedback_ms: Override the study's display times (e.g. short ones to
+            test the page itself; a real study keeps the study's).
+
+    Returns:
+        The path written.
+    """
+    page = page_html(study, sessions=sessions, exposure_ms=exposure_ms,
+                     feedback_ms=feedback_ms)
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
