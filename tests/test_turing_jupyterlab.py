@@ -60,11 +60,12 @@ def test_answers_reach_the_kernel_through_the_widget_channel_in_jupyterlab(study
         driver = webdriver.Chrome(service=Service(DRIVER), options=options)
         driver.get(f"http://127.0.0.1:{port}/lab/tree/session.ipynb")
         wait = WebDriverWait(driver, 120, poll_frequency=0.05)
-        editor = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".jp-Notebook .cm-content"))
+        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".jp-Notebook .cm-content"))
         time.sleep(3)  # the kernel's start (a kernel dialog, if any, is accepted)
         for button in driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog-button.jp-mod-accept"):
             button.click()
-        editor.click()
+        time.sleep(1)
+        driver.find_element(By.CSS_SELECTOR, ".jp-Notebook .cm-content").click()
         ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT) \
             .perform()
         frame = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".jp-OutputArea iframe"))
