@@ -123,10 +123,13 @@ def test_the_page_runs_the_protocol_in_a_real_browser(study, tmp_path, browser):
     plan = turing.session_for(study, turing.slot_of("ana", 8))
     wait = _play(browser, plan)
     browser.find_element(By.ID, "download-json").click()
-    wait.until(lambda d: list(browser.downloads.glob("answers-ana.json")))
+    browser.find_element(By.ID, "download-csv").click()
+    wait.until(lambda d: list(browser.downloads.glob("answers-ana.json"))
+               and list(browser.downloads.glob("answers-ana.csv")))
     kept = browser.execute_script("return localStorage.length")
     answers = turing.read_answers(browser.downloads / "answers-ana.json", study=study["id"])
     _check(answers, plan)
+    assert turing.read_answers(browser.downloads / "answers-ana.csv") == answers
     assert kept == 1  # kept in the browser too: an interrupted participant resumes
     result = turing.analyze(answers, bootstrap=200)
     assert sum(s.trials for s in result.scores.values()) == 3  # practice and vigilance out
