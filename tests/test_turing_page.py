@@ -159,7 +159,9 @@ def test_in_a_notebook_each_answer_reaches_the_kernel_as_it_is_clicked(study, tm
     for text in browser.execute_script("return window.sent"):
         runner.receive(text)  # what the widget's observer does in the kernel
     runner.receive("{not json")
-    assert runner.received == 6 and len(runner.problems) == 1
+    runner.receive(text)  # the last answer (trial 6) again: a retaken session
+    assert runner.received == 6 and len(runner.problems) == 2
+    assert "answered trial 6 again" in runner.problems[1]
     _check(turing.read_answers(tmp_path / "answers.jsonl", study=study["id"]), plan)
 
 

@@ -14,9 +14,14 @@ from colorlab.turing.analysis import Analysis  # noqa: E402
 __all__ = ["plot_fool_rates", "plot_photo_ranking"]
 
 
-def plot_fool_rates(result: Analysis) -> plt.Figure:
+def plot_fool_rates(result: Analysis, truth: dict[str, float] | None = None) -> plt.Figure:
     """Each method's fool rate with its bootstrap 95 % interval and the (narrower) Wilson
-    interval beside it; the dashed line is 50 %, a perfect colorization's expectation."""
+    interval beside it; the dashed line is 50 %, a perfect colorization's expectation.
+
+    Args:
+        result: The analysis.
+        truth: Known fool rates to mark (simulated participants), by method.
+    """
     scores = list(result.scores.values())
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(scores), 3.6), layout="constrained")
     x = np.arange(len(scores))
@@ -27,10 +32,13 @@ def plot_fool_rates(result: Analysis) -> plt.Figure:
     ax.errorbar(x + 0.08, rates, yerr=wilson, fmt="none", capsize=3, ecolor="0.6",
                 label="Wilson 95 % (trials independent)")
     ax.axhline(50, color="0.5", ls="--", lw=1)
+    if truth:
+        known = [(i, 100 * truth[s.method]) for i, s in enumerate(scores) if s.method in truth]
+        ax.plot(*zip(*known), "x", color="C3", ms=9, label="true rate")
     ax.set_xticks(x, [f"{s.method}\n{s.trials} trials" for s in scores])
     ax.set_ylabel("fool rate (%)")
     ax.set_ylim(0, max(55, float(np.max(rates + boot[1])) + 5))
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper right", fontsize="small")  # after every labelled element
     return fig
 
 

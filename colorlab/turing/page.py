@@ -15,6 +15,7 @@ the end offers "Download my answers" as JSON and CSV for
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import pathlib
@@ -45,13 +46,22 @@ def slot_of(participant: str, count: int = SESSIONS) -> int:
     return value % count
 
 
-def session_for(study: Study, slot: int):
-    """The pre-planned session of a slot (what the page plays for a name in that slot)."""
+def session_for(study: Study, slot: int, participant: str | None = None):
+    """The pre-planned session of a slot: what the page plays for a name in that slot.
+
+    Args:
+        participant: The name the session carries (default ``slot<N>``); the trials are
+            the slot's whatever the name.
+    """
     methods = study["methods"]
     method = methods[slot % len(methods)] if study["design"] == "one" else None
-    return plan_session(study["photos"], methods, study=study["id"], participant=f"slot{slot}",
-                        seed=study["seed"], method=method, practice=study["practice"],
-                        test=study["test"], vigilance=study["vigilance"])
+    session = plan_session(study["photos"], methods, study=study["id"],
+                           participant=f"slot{slot}", seed=study["seed"], method=method,
+                           practice=study["practice"], test=study["test"],
+                           vigilance=study["vigilance"])
+    if participant is None:
+        return session
+    return dataclasses.replace(session, participant=participant)
 
 
 def page_html(study: Study | str | os.PathLike, *, sessions: int = SESSIONS,

@@ -71,6 +71,7 @@ class NotebookSession:
         self.token = secrets.token_hex(8)
         self.received = 0
         self.problems: list[str] = []
+        self._seen: set[tuple[str, int]] = set()
         self._page = page_html(self.study, sessions=sessions, exposure_ms=exposure_ms,
                                feedback_ms=feedback_ms, notify=self.token)
 
@@ -80,10 +81,15 @@ class NotebookSession:
             answer = parse_answer(json.loads(text), f"answer {self.received + 1}")
             if answer.study != self.study["id"]:
                 raise AnswerFileError(f"an answer of study {answer.study!r}, not this one")
+            if (answer.participant, answer.trial) in self._seen:  # a retaken session
+                raise AnswerFileError(f"{answer.participant!r} answered trial {answer.trial} "
+                                      "again; the first answer is kept (take the test again "
+                                      "under another name)")
         except (ValueError, TypeError) as error:  # a bad message must not end the session
             self.problems.append(str(error))
             return
         append_answer(self.path, answer)
+        self._seen.add((answer.participant, answer.trial))
         self.received += 1
 
     def html(self) -> str:
