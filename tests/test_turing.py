@@ -149,3 +149,25 @@ def test_trials_needed_to_tell_methods_apart():
     assert turing.trials_needed(0.30, 0.20, design_effect=2.0) == 587  # clustered: about twice
     with pytest.raises(ValueError, match="two different shares"):
         turing.trials_needed(0.3, 0.3)
+
+
+def test_spreadsheet_csvs_and_python_mistakes_get_clear_answers(tmp_path):
+    """What an instructor tried (lesson 10's trial): a spreadsheet's CSV UTF-8 (with a byte
+    order mark), a CSV missing a column, a path given to analyze, a generator."""
+    answers = turing.score(_sessions(1)[0], ["left"] * 50, [700.0] * 50, [1000.0] * 50)
+    columns = list(turing.answers.FIELDS)
+    rows = [",".join(columns)] + [",".join(str(getattr(a, c)) for c in columns) for a in answers]
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes("\ufeff".encode() + "\n".join(rows).encode())
+    assert [a.trial for a in turing.read_answers(bom)] == list(range(1, 51))
+    (tmp_path / "short.csv").write_text("\n".join(r.replace(",left", ",") for r in rows)
+                                        .replace("real_side,", ""))
+    with pytest.raises(AnswerFileError, match="no column real_side"):
+        turing.read_answers(tmp_path / "short.csv")
+    (tmp_path / "latin1.csv").write_bytes("study\nJos\xe9".encode("latin-1"))
+    with pytest.raises(AnswerFileError, match="not UTF-8 text; save it as UTF-8"):
+        turing.read_answers(tmp_path / "latin1.csv")
+    with pytest.raises(TypeError, match="read files with colorlab.turing.read_answers"):
+        turing.analyze(str(bom))
+    simulated = turing.simulate_answers(_sessions(6), {m: 0.3 for m in METHODS})
+    assert turing.analyze(a for a in simulated).scores  # a generator is fine

@@ -41,6 +41,16 @@ def test_a_study_holds_every_image_and_a_checksum_id(study):
         assert Image.open(study.image("photo_0", what)).size == (64, 64)
     with pytest.raises(ValueError, match="already holds a study"):
         turing.make_study([], {}, study.folder)
+    photos = sorted((study.folder.parent / "photos").iterdir())
+    with pytest.raises(ValueError, match="at least one test trial"):  # before any work
+        turing.make_study(photos, {}, study.folder.parent / "none", test=0)
+    assert not (study.folder.parent / "none" / "study.json").exists()
+    with pytest.raises(ValueError, match="holds files of its own"):  # not among the photos
+        turing.make_study(photos, {}, photos[0].parent, practice=2, test=4)
+    mixed = turing.make_study(photos, {"sepia": lambda crop: crop}, study.folder.parent / "m",
+                              size=64, practice=2, test=4, vigilance=0.25, baselines=("gray",),
+                              design="mixed")
+    assert mixed["id"] != study["id"]  # the id covers the protocol, not only the images
 
 
 needs_browser = pytest.mark.skipif(
@@ -195,7 +205,8 @@ def test_the_command_line_makes_exports_and_analyzes(study, tmp_path, capsys):
     assert {p.name for p in (tmp_path / "report").glob("*.png")} >= {
         "fool_rates.png", "photos_flat.png", "photos_random_colour.png"}
     assert main(["turing", "analyze", *files, "--out", str(tmp_path / "r2"),
-                 "--study", str(study.folder)]) == 2  # another study's answers: refused
+                 "--study", str(study.folder)]) == 2  # another study's answers: refused...
+    assert not (tmp_path / "r2").exists()  # ...before anything is written
     assert main(["turing", "make", str(photos), "-o", str(tmp_path / "t"),
                  "--method", "nameless"]) == 2  # one line, no traceback
 

@@ -18,6 +18,7 @@ study only, with :attr:`Analysis.better`.
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
 from typing import Sequence
 
@@ -125,6 +126,10 @@ def analyze(answers: Sequence[Answer], *, bootstrap: int = 2000, seed: int = 0,
     Raises:
         ValueError: no test answers, or no participant left after vigilance.
     """
+    answers = None if isinstance(answers, (str, bytes, os.PathLike)) else list(answers)
+    if answers is None or not all(isinstance(a, Answer) for a in answers):
+        raise TypeError("analyze takes Answer records: read files with "
+                        "colorlab.turing.read_answers(paths) first.")
     if bootstrap < 100:
         raise ValueError(f"bootstrap needs at least 100 replicates, got {bootstrap}.")
     vigilance: dict[str, list[int]] = {}

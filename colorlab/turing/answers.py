@@ -102,8 +102,8 @@ def read_answers(paths: str | os.PathLike | Iterable[str | os.PathLike],
 
     Args:
         paths: A file or files.
-        study: The study's id: answers from another study are refused (default: all the
-            files must agree on one).
+        study: The study's id (or the :class:`~colorlab.turing.study.Study`): answers from
+            another study are refused (default: all the files must agree on one).
 
     Raises:
         AnswerFileError: a file that is not answers, a record with a missing or wrong field,
@@ -111,6 +111,8 @@ def read_answers(paths: str | os.PathLike | Iterable[str | os.PathLike],
             contradicts the sides, or another study's answers; the message names the file
             and the line.
     """
+    if isinstance(study, dict):  # a Study: its id
+        study = study.get("id")
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     if not paths:
         raise AnswerFileError("No answer files were given.")
@@ -123,7 +125,8 @@ def read_answers(paths: str | os.PathLike | Iterable[str | os.PathLike],
             if key in seen:
                 raise AnswerFileError(
                     f"{path}{where}: participant {answer.participant!r} answered trial "
-                    f"{answer.trial} twice (also in {seen[key]}); keep one copy of each file.")
+                    f"{answer.trial} twice (also in {seen[key]}): the same file given twice, "
+                    "or two people who typed the same name (rename one's answers).")
             seen[key] = f"{path}{where}"
             study = study or answer.study
             if answer.study != study:
@@ -136,14 +139,20 @@ def read_answers(paths: str | os.PathLike | Iterable[str | os.PathLike],
 def _records(path: pathlib.Path) -> Iterable[tuple[str, Any]]:
     """(", line N", record) for every record of one file."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise AnswerFileError(f"{path}: cannot be read as an answer file ({error}).") from None
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" has a BOM
+    except UnicodeDecodeError:
+        raise AnswerFileError(f"{path}: not UTF-8 text; save it as UTF-8 (a spreadsheet's "
+                              "'CSV UTF-8'), or use the page's own download.") from None
+    except OSError as error:
+        raise AnswerFileError(f"{path}: cannot be read ({error.strerror or error}).") from None
     if path.suffix.lower() == ".csv":
         rows = list(csv.DictReader(text.splitlines()))
-        if not rows or set(FIELDS) - set(rows[0]):
-            raise AnswerFileError(f"{path}: not an answers CSV (its columns must include "
-                                  f"{', '.join(FIELDS)}).")
+        missing = [f for f in FIELDS[:8] if not rows or f not in rows[0]]
+        if missing:
+            hint = " (is it separated by ';'? save it with commas)" if rows and len(rows[0]) == 1 \
+                else ""
+            raise AnswerFileError(f"{path}: not an answers CSV: no column {', '.join(missing)}"
+                                  f"{hint}.")
         return [(f", line {i}", row) for i, row in enumerate(rows, start=2)]
     stripped = text.strip()
     if stripped.startswith("["):

@@ -34,10 +34,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     mk.add_argument("--design", choices=("one", "mixed"), default="one",
                     help="one method per session (the paper's) or all mixed")
     mk.add_argument("--size", type=int, default=256, help="side of the images shown")
-    mk.add_argument("--practice", type=int, default=10)
-    mk.add_argument("--test", type=int, default=40)
-    mk.add_argument("--vigilance", type=float, default=0.1)
-    mk.add_argument("--seed", type=int, default=0)
+    mk.add_argument("--practice", type=int, default=10,
+                    help="practice trials with feedback (default 10)")
+    mk.add_argument("--test", type=int, default=40,
+                    help="test trials, vigilance included (default 40)")
+    mk.add_argument("--vigilance", type=float, default=0.1,
+                    help="share of test trials that are vigilance trials (default 0.1)")
+    mk.add_argument("--seed", type=int, default=0, help="the study's seed")
     mk.set_defaults(run=_make)
     ex = actions.add_parser("export", help="the study as one self-contained HTML page")
     ex.add_argument("study", help="a study folder")
@@ -51,7 +54,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     an.add_argument("--out", help="a folder for report.md, photos.csv and the figures")
     an.add_argument("--study", help="the study folder: figures of its photos ranked by fool "
                     "rate (with --out)")
-    an.add_argument("--bootstrap", type=int, default=2000)
+    an.add_argument("--bootstrap", type=int, default=2000,
+                    help="bootstrap replicates (default 2000)")
     an.set_defaults(run=_analyze)
 
 
@@ -64,6 +68,8 @@ def _make(args: argparse.Namespace) -> int:
         name, sep, model = item.partition("=")
         if not sep or not name or not model:
             raise ValueError(f"--method is NAME=MODEL, e.g. zhang=zhang_eccv16; got {item!r}.")
+        if name in methods:
+            raise ValueError(f"--method {name} is given twice; give each method one name.")
         methods[name] = model
     files = []
     for given in map(pathlib.Path, args.photos):
@@ -92,10 +98,15 @@ def _analyze(args: argparse.Namespace) -> int:
     from colorlab.turing.analysis import analyze
     from colorlab.turing.answers import read_answers
 
-    result = analyze(read_answers(args.answers), bootstrap=args.bootstrap)
-    lines = [result.markdown(), ""]
-    lines += [f"P({a} fools more than {b}) = {p:.3f}" for (a, b), p in result.better.items()
-              if a < b]
+    from colorlab.turing.study import load_study
+
+    study = load_study(args.study) if args.study else None  # checked before anything is written
+    answers = read_answers(args.answers, study=study["id"] if study else None)
+    result = analyze(answers, bootstrap=args.bootstrap)
+    order = list(result.scores)  # highest fool rate first
+    lines = [f"Study {result.study}: {len(answers)} answers", "", result.markdown(), ""]
+    lines += [f"P({a} fools more than {b}) = {result.better[(a, b)]:.3f}"
+              for i, a in enumerate(order) for b in order[i + 1:]]
     kept = sum(kept for _, _, kept in result.vigilance.values())
     lines.append(f"Vigilance: {kept} of {len(result.vigilance)} participants passed"
                  + (f"; excluded: {', '.join(result.excluded)}" if result.excluded else ""))
@@ -111,25 +122,22 @@ def _analyze(args: argparse.Namespace) -> int:
                                                   key=lambda item: -item[1][0] / item[1][1]):
                 rows.append(f"{method},{photo},{fooled},{trials},{fooled / trials:.3f}")
         (out / "photos.csv").write_text("\n".join(rows) + "\n")
-        _figures(result, args.study, out)
+        _figures(result, study, out)
         print(f"report: {out / 'report.md'}, per-photo fool rates: {out / 'photos.csv'}, "
               f"figures: {out}/*.png")
     return 0
 
 
-def _figures(result, study_folder, out: pathlib.Path) -> None:
+def _figures(result, study, out: pathlib.Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     from colorlab.turing.figures import plot_fool_rates, plot_photo_ranking
-    from colorlab.turing.study import load_study
 
     plot_fool_rates(result).savefig(out / "fool_rates.png", dpi=110)
-    if study_folder:
-        study = load_study(study_folder)
-        if study["id"] != result.study:
-            raise ValueError(f"These answers are of study {result.study!r}, but {study_folder} "
-                             f"holds study {study['id']!r}: give the study they came from.")
+    for old in out.glob("photos_*.png"):  # an earlier analysis's
+        old.unlink()
+    if study is not None:
         for method in result.photos:
             figure = plot_photo_ranking(result, study, method)
             figure.savefig(out / f"photos_{method.replace(' ', '_')}.png", dpi=110)

@@ -53,6 +53,8 @@ def session_for(study: Study, slot: int, participant: str | None = None):
         participant: The name the session carries (default ``slot<N>``); the trials are
             the slot's whatever the name.
     """
+    if isinstance(slot, bool) or not isinstance(slot, int) or slot < 0:
+        raise TypeError(f"slot is a session number (slot_of(name) gives a name's), got {slot!r}.")
     methods = study["methods"]
     method = methods[slot % len(methods)] if study["design"] == "one" else None
     session = plan_session(study["photos"], methods, study=study["id"],

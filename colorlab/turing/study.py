@@ -30,6 +30,7 @@ from PIL import Image
 
 from colorlab import color, models
 from colorlab.colorize import colorize, gray_rgb, with_ab
+from colorlab.data.photos import mark_output_folder
 from colorlab.evaluate import load_photos
 from colorlab.files import atomic_path, write_text_atomic
 from colorlab.quantize import ColorBins
@@ -41,6 +42,7 @@ from colorlab.turing.protocol import (
     TEST,
     VIGILANCE,
     VIGILANCE_METHOD,
+    plan_session,
     rng_for,
 )
 
@@ -106,6 +108,12 @@ def make_study(photos: Sequence[str | os.PathLike], methods: Mapping[str, Any],
             or "real" in names:
         raise ValueError(f"Method names must be distinct (and not 'real' or "
                          f"{VIGILANCE_METHOD!r}); got {names}.")
+    # The protocol is checked before any work (a study folder cannot be made twice).
+    plan_session([f"photo{i}" for i in range(practice + test)], names, study="check",
+                 participant="check", practice=practice, test=test, vigilance=vigilance)
+    if not mark_output_folder(out, "a Turing-test study"):
+        raise ValueError(f"{out} holds files of its own (photos?): a study needs a folder of "
+                         "its own, e.g. -o study/.")
     crops, stems = load_photos(photos, size)
     stems = stems or [f"photo{i:03d}" for i in range(len(crops))]
     if len(crops) < practice + test:
@@ -115,7 +123,8 @@ def make_study(photos: Sequence[str | os.PathLike], methods: Mapping[str, Any],
     colorizers = {name: _colorizer(value, render_size or size) for name, value in methods.items()}
     bins = ColorBins.zhang313().centers
     out.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(json.dumps([size, seed, names, photo_names]).encode())
+    protocol = [size, seed, names, photo_names, design, practice, test, vigilance, exposure_ms]
+    digest = hashlib.sha256(json.dumps(protocol).encode())  # and every image, below
     others = rng_for(seed, "vigilance").permutation(len(crops))
     for i, (name, crop) in enumerate(zip(photo_names, crops)):
         images = {"real": crop, **{m: f(crop) for m, f in colorizers.items()}}
@@ -153,8 +162,8 @@ def load_study(path: str | os.PathLike) -> Study:
     try:
         study = Study(json.loads((folder / "study.json").read_text()))
     except (OSError, ValueError) as error:
-        raise ValueError(f"{folder} is not a study folder (no readable study.json: {error}); "
-                         "make one with colorlab.turing.make_study.") from None
+        raise ValueError(f"{folder} is not a study folder (no readable study.json); make one "
+                         "with colorlab turing make (colorlab.turing.make_study).") from None
     if study.get("format") != FORMAT:
         raise ValueError(f"{folder / 'study.json'} is not a colorlab Turing-test study.")
     study.folder = folder
