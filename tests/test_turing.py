@@ -122,7 +122,8 @@ def test_practice_is_left_out_and_inattentive_people_are_excluded():
     assert list(result.scores) == ["zhang_eccv16", "vgg16_colorizer", "gray"]
     assert result.better[("zhang_eccv16", "gray")] > 0.99
     assert sum(n for m in result.photos.values() for _, n in m.values()) == kept_trials
-    assert "| zhang_eccv16 |" in result.markdown()
+    assert "| zhang_eccv16 |" in result.markdown() and " s |" in result.markdown()
+    assert 400 <= result.scores["gray"].reaction_ms <= 1500  # the simulated reaction times
 
 
 def test_bootstrap_intervals_cover_the_true_rate_about_95_percent_of_the_time():

@@ -86,14 +86,17 @@ class Analysis:
     study: str | None = None
 
     def markdown(self) -> str:
-        """The table: method, fool rate +- bootstrap SE, both intervals, trials, people."""
-        lines = ["| method | fool rate | bootstrap 95 % | Wilson 95 % | trials | participants |",
-                 "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        """The table: method, fool rate +- bootstrap SE, both intervals, trials, people, and
+        the median reaction time."""
+        lines = ["| method | fool rate | bootstrap 95 % | Wilson 95 % | trials | participants "
+                 "| median reaction |",
+                 "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         for s in self.scores.values():
+            reaction = "-" if s.reaction_ms is None else f"{s.reaction_ms / 1000:.2f} s"
             lines.append(f"| {s.method} | {100 * s.rate:.1f} % +- {100 * s.se:.1f} | "
                          f"{100 * s.low:.1f}-{100 * s.high:.1f} | "
                          f"{100 * s.wilson_low:.1f}-{100 * s.wilson_high:.1f} | {s.trials} | "
-                         f"{s.participants} |")
+                         f"{s.participants} | {reaction} |")
         return "\n".join(lines)
 
 
