@@ -264,9 +264,7 @@ def evaluate(
         if callable(method) and not hasattr(method, "outputs"):
             candidates[name] = method
         else:
-            candidates[name] = lambda p, m=method: colorize(
-                m, p, render_size=render_size,
-                temperature=temperature if decodes_bins(m) else None)
+            candidates[name] = _colorizer(method, render_size, temperature)
     rows, results = [], {}
     for name, method in candidates.items():
         outputs = [method(p) for p in photos]
@@ -387,8 +385,7 @@ def evaluate_split(
         config = candidate.config
         size_seen = render_size or (config.image_size if config is not None else size)
         seen_sizes.append(f"{candidate.name}: {size_seen} px")
-        functions[candidate.name] = (lambda p, m=candidate.model, r=size_seen: colorize(
-            m, p, render_size=r, temperature=temperature if decodes_bins(m) else None))
+        functions[candidate.name] = _colorizer(candidate.model, size_seen, temperature)
         if candidate in same_data:
             trained = set((config.train_split or "train+val+test").split("+"))
             overlap = trained & set((split or "train+val+test").split("+"))
@@ -404,6 +401,14 @@ def evaluate_split(
 
 
 # === Internals ================================================================================
+
+
+def _colorizer(model: Any, render_size: int, temperature: float | None) -> Callable:
+    """photo -> the model's colorization; the temperature goes to bin models only (a model
+    that outputs ab has none: colorize refuses one for it)."""
+    temperature = temperature if decodes_bins(model) else None
+    return lambda photo: colorize(model, photo, render_size=render_size,
+                                  temperature=temperature)
 
 
 def _as_candidate(candidate: Any, number: int) -> Candidate:

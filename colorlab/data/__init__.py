@@ -20,8 +20,7 @@ on first use, so listing or fetching data sets stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from colorlab._lazy import facade
 
 #: Where each name lives (loaded on first use: PEP 562).
 _NAMES = {
@@ -45,15 +44,4 @@ _MODULES = ("archives", "decode", "download", "errors", "photos", "pipeline", "r
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f"colorlab.data.{_NAMES[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _MODULES:
-        return importlib.import_module(f"colorlab.data.{name}")
-    raise AttributeError(f"module 'colorlab.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_NAMES, *_MODULES])
+__getattr__, __dir__ = facade(__name__, _NAMES, _MODULES, globals())

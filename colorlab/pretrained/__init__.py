@@ -17,8 +17,7 @@ without importing everything here.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from colorlab._lazy import facade
 
 #: Where each name lives.
 _NAMES = {
@@ -33,15 +32,4 @@ _MODULES = ("catalog", "convert", "presets", "torch_files")
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        value = getattr(importlib.import_module(f"colorlab.pretrained.{_NAMES[name]}"), name)
-        globals()[name] = value
-        return value
-    if name in _MODULES:
-        return importlib.import_module(f"colorlab.pretrained.{name}")
-    raise AttributeError(f"module 'colorlab.pretrained' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_NAMES, *_MODULES])
+__getattr__, __dir__ = facade(__name__, _NAMES, _MODULES, globals())

@@ -21,8 +21,7 @@ clock, widget or browser inside), so every rule is tested with simulated partici
   first use).
 """
 
-import importlib
-from typing import Any
+from colorlab._lazy import facade
 
 from colorlab.turing.analysis import (
     VIGILANCE_PASS,
@@ -62,14 +61,4 @@ __all__ = [
     "simulate_answers", "trials_needed", "wilson_interval",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"colorlab.turing.{_LAZY[name]}"), name)
-    if name in _MODULES:
-        return importlib.import_module(f"colorlab.turing.{name}")
-    raise AttributeError(f"module 'colorlab.turing' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY, *_MODULES])
+__getattr__, __dir__ = facade(__name__, _LAZY, _MODULES, globals())

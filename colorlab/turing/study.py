@@ -189,9 +189,8 @@ def _colorizer(value: Any, render_size: int) -> Callable[[np.ndarray], np.ndarra
 
 def _vigilance_fake(crop: np.ndarray, donor: np.ndarray) -> np.ndarray:
     """The photo's own lightness with another photo's colours: an easy fake."""
-    lab = color.rgb_to_lab(crop)
     donor_ab = color.rgb_to_lab(cv2.resize(donor, crop.shape[1::-1]))[..., 1:]
-    lab[..., 1:] = donor_ab
+    lab = color.join_lab(color.rgb_to_lightness(crop), donor_ab)
     return np.round(color.lab_to_rgb(lab, validate=False) * 255).astype(np.uint8)
 
 
