@@ -1,4 +1,4 @@
-"""The ``colorlab`` command: demo, train, colorize, evaluate, models, data, and turing.
+"""The ``colorlab`` command: demo, train, colorize, evaluate, models, data, turing, ablate.
 
 Every command has ``--help``, answered without importing TensorFlow (each command imports
 what it needs when it runs). A user mistake (an unknown data set, a missing file, a bad
@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Sequence
 
+from colorlab.ablate import cli as ablate_cli  # argparse only: --help stays light
 from colorlab.turing import cli as turing_cli  # numpy only: --help stays light
 __all__ = ["main"]
 
@@ -37,8 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         run = getattr(args, "out", None)
         run = pathlib.Path(run) / "run" if run and args.command == "demo" else run
-        if run and args.command in ("train", "demo"):
-            saved = (pathlib.Path(run) / "checkpoints" / "last.keras").is_file()
+        if args.command == "ablate" or run and args.command in ("train", "demo"):
+            saved = args.command == "ablate" or (pathlib.Path(run) / "checkpoints" /
+                                                 "last.keras").is_file()
             print("colorlab: interrupted; " + (
                 "rerun the same command to resume from the last checkpoint." if saved else
                 "no checkpoint was saved yet, so a rerun starts afresh."), file=sys.stderr)
@@ -270,11 +272,9 @@ def _data_forget(args: argparse.Namespace) -> int:
     from colorlab.data import registry
 
     removed = registry.forget(args.name, args.data_dir)
-    if removed:
-        print(f"{args.name}: deleted {', '.join(removed)} and the recorded checksums; "
-              f"'colorlab data fetch {args.name}' downloads it afresh.")
-    else:
-        print(f"{args.name}: nothing downloaded or recorded to forget.")
+    print(f"{args.name}: deleted {', '.join(removed)} and the recorded checksums; 'colorlab "
+          f"data fetch {args.name}' downloads it afresh." if removed else
+          f"{args.name}: nothing downloaded or recorded to forget.")
     return 0
 
 
@@ -462,7 +462,7 @@ def _parser() -> argparse.ArgumentParser:
                     "data cache's priors/ folder)")
     pr.add_argument("--data-dir")
     pr.set_defaults(run=_data_prior)
-    turing_cli.add_commands(commands)
+    turing_cli.add_commands(commands), ablate_cli.add_commands(commands)
     return parser
 
 

@@ -84,6 +84,9 @@ class Method:
         with_hints: How it takes colour hints: a function ``(model, lightness, hints_ab,
             mask)`` of (B, H, W, 1), (B, H, W, 2) ab / 110 and (B, H, W, 1) arrays giving its
             output; None for a method that takes none.
+        target_settings: The training target's settings as a function of the builder's
+            arguments (defaults filled in), e.g. Zhang's ``{"downsample": output_stride}``
+            (:class:`colorlab.data.targets.Target`); None: the kind's defaults.
     """
 
     name: str
@@ -102,6 +105,7 @@ class Method:
     to_ab: Callable[..., Any] | None = None
     presets: dict = dataclasses.field(default_factory=dict)
     with_hints: Callable[..., Any] | None = None
+    target_settings: Callable[[dict], dict] | None = None
 
     def __post_init__(self) -> None:
         if self.output not in OUTPUTS:

@@ -290,7 +290,19 @@ def _as_built(arguments: dict) -> Method:
         return ZHANG_ECCV16
     return dataclasses.replace(ZHANG_ECCV16, output="ab", target="ab", loss="mse",
                                losses=("mse", "l1", "huber"), options=(), variant=None,
-                               to_ab=ab_from_regression)
+                               to_ab=ab_from_regression, target_settings=None)
+
+
+def _target_settings(arguments: dict) -> dict:
+    """The soft targets at the network's output resolution (1/4, or 1/8 with
+    ``output_stride=8``), in the bins it predicts when they are saved with it."""
+    settings = {"downsample": int(arguments.get("output_stride", 4))}
+    bins = arguments.get("num_bins")
+    if isinstance(bins, dict):
+        settings["bins"] = ColorBins.from_config(bins)
+    elif isinstance(bins, ColorBins):
+        settings["bins"] = bins
+    return settings
 
 
 #: Zhang et al. train with Adam, lr 3e-5, betas 0.9/0.99 and weight decay 1e-3 (their
@@ -305,4 +317,5 @@ ZHANG_ECCV16 = register(Method(
                    weight_decay=1e-3),
     image_size=176, options=("prior", "rebalance_lambda"), multiple=8,
     variant=_as_built, to_ab=ab_from_bins, presets={"zhang_eccv16": ECCV16_RELEASE},
+    target_settings=_target_settings,
 ))

@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from colorlab import models
+from colorlab.data.targets import Target
 from colorlab.predict import MIN_RENDER_SIZE
 from colorlab.files import check_regular_file
 
@@ -63,7 +64,13 @@ class TrainConfig:
         steps_per_epoch: Steps per epoch (default: one pass over the training photos).
         optimizer: "adam", "adadelta" or "sgd" (default: the method's).
         learning_rate, weight_decay: Optimiser settings (default: the method's; Keras
-            applies weight decay decoupled, as AdamW does).
+            applies weight decay decoupled, as AdamW does: each step shrinks every weight
+            by ``learning_rate * weight_decay`` of itself, outside the gradient).
+        kernel_l1, kernel_l2: Kernel regularization (default 0: none): ``kernel_l1 *
+            sum |w| + kernel_l2 * sum w^2`` over every trainable convolution and dense
+            kernel is added to the loss (see :mod:`colorlab.train.penalty`); the run then
+            also logs ``data_loss``, the loss without it. Unlike weight decay it goes
+            through the gradient, so Adam rescales it.
         beta_1, beta_2: Adam's (default: the method's when it trains with Adam, else
             Keras's 0.9 and 0.999); refused for another optimiser.
         momentum: SGD's (default 0); refused for another optimiser.
@@ -105,6 +112,8 @@ class TrainConfig:
     beta_1: float | None = None
     beta_2: float | None = None
     weight_decay: float | None = None
+    kernel_l1: float = 0.0
+    kernel_l2: float = 0.0
     momentum: float | None = None
     schedule: str = "constant"
     loss: str | None = None
@@ -153,6 +162,7 @@ class TrainConfig:
             raise ValueError(f"samples must be 0 or more, got {self.samples}.")
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be > 0 minutes, got {self.time_limit}.")
+        self._check_penalty()
         if self.rebalance_lambda is not None and not 0.0 <= self.rebalance_lambda <= 1.0:
             raise ValueError(f"rebalance_lambda must be in [0, 1], got {self.rebalance_lambda}.")
         self._check_sizes()
@@ -167,6 +177,15 @@ class TrainConfig:
     def target(self) -> str:
         """The training target kind of this method (see :mod:`colorlab.data.targets`)."""
         return self.method.target
+
+    @property
+    def training_target(self) -> Target:
+        """The training target with this method's settings as built (Zhang's soft targets
+        at 1/8 of the input with ``output_stride: 8``)."""
+        method = self.method
+        settings = ({} if method.target_settings is None
+                    else method.target_settings(method.arguments(self.model_args)))
+        return Target(method.target, **settings)
 
     def _fill_defaults(self, method: models.Method) -> None:
         """The method's defaults for options left None; options it ignores are refused."""
@@ -202,6 +221,19 @@ class TrainConfig:
                     f"{key} is an option of {', '.join(users) or 'no method'} trained on "
                     f"soft bins (class rebalancing); {built} does not use it, so drop it."
                 )
+
+    def _check_penalty(self) -> None:
+        """Kernel L1 / L2 factors: >= 0, and not on top of a builder's own penalty."""
+        for key in ("kernel_l1", "kernel_l2"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} is a penalty factor >= 0, got {getattr(self, key)}.")
+        own = [key for key in ("l1", "l2") if self.model_args.get(key)]
+        if own and (self.kernel_l1 or self.kernel_l2):
+            raise ValueError(
+                f"model_args {' and '.join(own)} and kernel_l1/kernel_l2 both penalise "
+                f"{self.model}'s kernels; use kernel_l1/kernel_l2 (every trainable kernel) or "
+                "the builder's argument, not both."
+            )
 
     def _check_sizes(self) -> None:
         """Image size and width, up front: a multiple of the model's stride, within bounds."""

@@ -32,6 +32,7 @@ from colorlab.rebalance import rebalance_weights, zhang_imagenet_prior
 from colorlab.train.callbacks import SampleColorizations, StepCheckpoint, TimeLimit
 from colorlab.train.config import HOW_LONG, TrainConfig, load_config
 from colorlab.train.folder import RunLock, TrainingDiverged, resume_state, save_atomic
+from colorlab.train.penalty import apply_kernel_penalty, data_loss_metric
 
 __all__ = ["TrainResult", "choose_precision", "choose_strategy", "compile_for",
            "loss_arguments", "make_optimizer", "train"]
@@ -105,7 +106,10 @@ def compile_for(
             (None: plain cross-entropy).
     """
     jit = "auto" if config.xla is None else bool(config.xla)
-    model.compile(optimizer, **loss_arguments(config, prior), jit_compile=jit)
+    arguments = loss_arguments(config, prior)
+    if (config.kernel_l1 or config.kernel_l2) and not isinstance(arguments["loss"], dict):
+        arguments["metrics"] = [data_loss_metric(arguments["loss"])]  # loss minus penalty
+    model.compile(optimizer, **arguments, jit_compile=jit)
 
 
 def loss_arguments(config: TrainConfig, prior: np.ndarray | None = None) -> dict:
@@ -209,7 +213,7 @@ def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strat
         start_hint = int(state.get("step", 0))
         train_data = make_dataset(
             config.data, split=config.train_split, training=True, image_size=config.image_size,
-            target=config.target, batch_size=config.batch_size, cache=config.cache,
+            target=config.training_target, batch_size=config.batch_size, cache=config.cache,
             labels="folder" if config.target == "ab+class" else None, data_dir=data_dir,
             seed=config.seed + start_hint, repeat=True,
         )
@@ -238,6 +242,8 @@ def _train_locked(config: TrainConfig, run_dir: pathlib.Path, state: dict, strat
                     )
                 compile_for(model, config, make_optimizer(config, epochs * steps_per_epoch),
                             prior)
+            # Not saved with the model: set again on every start and resume.
+            apply_kernel_penalty(model, config.kernel_l1, config.kernel_l2)
         # Steps taken: the optimiser's count, unless state.json counts more (under
         # mixed_float16 a step skipped for an overflowing gradient leaves it unchanged).
         iterations = int(model.optimizer.iterations.numpy())
@@ -342,7 +348,7 @@ def _validation(config: TrainConfig, data_dir: Any) -> tuple[Any, np.ndarray | N
         print(f"No validation: {photo_set.description} has no usable photos ({summary}).")
         return None, None
     common = dict(training=False, image_size=config.image_size, data_dir=data_dir)
-    val = make_dataset(photo_set, target=config.target, batch_size=config.batch_size,
+    val = make_dataset(photo_set, target=config.training_target, batch_size=config.batch_size,
                        repeat=True, drop_remainder=True, **common)
     photos = None
     if config.samples:
