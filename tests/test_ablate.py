@@ -22,7 +22,7 @@ def photo_folder(tmp_path, count=24, size=(72, 72)):
     from conftest import make_photo
 
     folder = tmp_path / "photos"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for i in range(count):
         Image.fromarray(make_photo(i, size)).save(folder / f"p{i:02d}.png")
     return folder
@@ -112,6 +112,8 @@ def test_the_vgg_grid_is_the_reports_ablation():
     ({"seeds": 0}, "seeds must be at least 1"),
     ({"evaluate": {"split": "tset"}}, "evaluate: Unknown split 'tset'"),
     ({"evaluate": {"photos": 0}}, "evaluate photos"),
+    ({"variants": [{"label": "a", "set": {"train_split": "tran"}}]},
+     "variant 'a': train_split: Unknown split 'tran'"),
     ({"variant": []}, "unknown key.*did you mean variants"),
 ])
 def test_grid_mistakes_are_named_before_anything_trains(tmp_path, change, message):
@@ -154,11 +156,16 @@ def test_a_grid_file_that_is_not_a_grid(tmp_path):
         load_grid(tmp_path / "missing.yaml")
 
 
-def test_an_empty_evaluation_set_fails_before_training(tmp_path, count_training):
+def test_an_empty_evaluation_or_training_set_fails_before_training(tmp_path, count_training):
     grid = tiny_grid(photo_folder(tmp_path))
     grid["evaluate"]["data"] = str(tmp_path / "empty")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no photos to score"):
+        ablate.run(grid, tmp_path / "out")
+    grid = tiny_grid(photo_folder(tmp_path / "few", count=1))  # its one photo is not "val"
+    grid["evaluate"]["split"] = None
+    grid["base"]["train_split"] = "val"
+    with pytest.raises(ValueError, match="'val' split of .* holds no photos to train on"):
         ablate.run(grid, tmp_path / "out")
     assert not count_training and not (tmp_path / "out").exists()
 

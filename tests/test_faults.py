@@ -798,7 +798,8 @@ def test_data_list_shows_sizes_and_what_is_here(tmp_path, capsys):
 def test_notebook_next_links_follow_the_series():
     import nbformat
 
-    for number, following in (("00", "01"), ("01", "02"), ("02", "03"), ("03", "04")):
+    for number, following in (("00", "01"), ("01", "02"), ("02", "03"), ("03", "04"),
+                              ("04", "05")):
         notebook = next((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
         text = "".join(c.source for c in nbformat.read(notebook, 4).cells)
         nxt = next((ROOT / "notebooks").glob(f"{following}_*.ipynb")).name

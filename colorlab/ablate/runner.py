@@ -123,6 +123,7 @@ def run(grid: Grid | str | os.PathLike | dict, out: str | os.PathLike, *,
         grid = load_grid(grid, size, data=data)
     out = pathlib.Path(out)
     files = _scored_files(grid, data_dir)  # an empty or unknown split fails here, first
+    _check_training_photos(grid, data_dir)
     for variant, seed in grid.runs:  # a changed grid fails before any run trains
         _check_folder(run_folder(out, variant, seed), grid.config(variant, seed), grid)
     mark_output_folder(out, "ablation")
@@ -259,6 +260,20 @@ def _scored_files(grid: Grid, data_dir: Any) -> list[pathlib.Path]:
         raise ValueError(f"The {grid.eval_split!r} split of {grid.eval_data!r} holds no photos "
                          "to score; name another split under evaluate (split: val, say).")
     return files[: grid.eval_photos]
+
+
+def _check_training_photos(grid: Grid, data_dir: Any) -> None:
+    """Every variant's training split holds photos (data sets of arrays are not listed)."""
+    for data, split in {(v.config.data, v.config.train_split) for v in grid.variants}:
+        try:
+            files = split_files(data, split, data_dir)
+        except ValueError as error:
+            if "stored as arrays" in str(error):
+                continue
+            raise ValueError(f"The photos to train on: {error}") from None
+        if not files:
+            raise ValueError(f"The {split!r} split of {data!r} holds no photos to train on; "
+                             "set train_split to a split that has some.")
 
 
 def _mean_colour(grid: Grid, scored: list, data_dir: Any) -> np.ndarray | None:

@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from colorlab import models
+from colorlab.data.sources import split_parts
 from colorlab.data.targets import Target
 from colorlab.predict import MIN_RENDER_SIZE
 from colorlab.files import check_regular_file
@@ -163,6 +164,11 @@ class TrainConfig:
         if self.time_limit is not None and not self.time_limit > 0:
             raise ValueError(f"time_limit must be > 0 minutes, got {self.time_limit}.")
         self._check_penalty()
+        for key in ("train_split", "val_split"):
+            try:
+                split_parts(getattr(self, key))
+            except ValueError as error:
+                raise ValueError(f"{key}: {error}") from None
         if self.rebalance_lambda is not None and not 0.0 <= self.rebalance_lambda <= 1.0:
             raise ValueError(f"rebalance_lambda must be in [0, 1], got {self.rebalance_lambda}.")
         self._check_sizes()
