@@ -208,6 +208,10 @@ def test_two_variants_two_seeds_train_score_and_resume(tmp_path, count_training)
         assert not again[metric]["vs_base"]["distinguishable"], metric
     row = next(line for line in text.splitlines() if line.startswith("| base again"))
     assert row.count("≈") >= 6
+    # Losses at 1/8 of the input are another function than the base's: shown, not compared.
+    coarse = next(line for line in text.splitlines() if line.startswith("| output at 1/8"))
+    assert coarse.count("†") == 2 and "output at 1/8**: val loss" not in text
+    assert not result.summary[1]["val_loss"]["vs_base"]["comparable"]
 
     # Run again: every finished run is reused, and its scores come from the cache.
     count_training.clear()

@@ -92,8 +92,12 @@ def test_methods_fill_their_own_defaults():
     assert TrainConfig(model="vgg16_colorizer").prior is None
     zhang = TrainConfig()
     assert (zhang.prior, zhang.rebalance_lambda, zhang.loss) == ("imagenet", 0.5, "rebalanced")
-    sgd = TrainConfig(optimizer="sgd", momentum=0.9)  # Zhang's Adam betas do not carry over
-    assert (sgd.beta_1, sgd.beta_2, sgd.momentum, sgd.learning_rate) == (None, None, 0.9, 3e-5)
+    sgd = TrainConfig(optimizer="sgd", momentum=0.9)  # Zhang's Adam settings do not carry over
+    assert (sgd.beta_1, sgd.beta_2, sgd.momentum, sgd.learning_rate, sgd.weight_decay) == (
+        None, None, 0.9, 1e-2, None)
+    adadelta = TrainConfig(optimizer="adadelta")
+    assert (adadelta.learning_rate, adadelta.weight_decay) == (1.0, None)
+    assert TrainConfig(model="iizuka_two_stream", optimizer="adam").learning_rate == 1e-3
     assert TrainConfig(model="iizuka_two_stream").image_size == 224
 
 

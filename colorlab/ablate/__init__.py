@@ -23,7 +23,7 @@ from colorlab._lazy import facade
 #: imports this package and stays light.
 _LAZY = {"BASE": "grid", "Grid": "grid", "Variant": "grid", "load_grid": "grid",
          "shipped_grids": "grid", "default_size": "grid", "Ablation": "runner", "run": "runner", "run_folder": "runner",
-         "compare": "summary", "summarize": "summary", "METRICS": "summary",
+         "compare": "summary", "read_curve": "summary", "summarize": "summary", "METRICS": "summary",
          "plot_losses": "figures", "plot_metrics": "figures"}
 
 __all__ = sorted(_LAZY)

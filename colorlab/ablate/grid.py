@@ -347,7 +347,8 @@ def _refuse_duplicates(labels: list[str], where: str) -> None:
         slug = slugify(label)
         if slug in seen:
             other = seen[slug]
-            why = "" if other == label else f" (its folder name {slug!r} is {other!r}'s too)"
+            why = ("" if other == label else
+                   f" (its folder name {slug!r} is the same as that of {other!r})")
             hint = " (the base runs as 'base' by itself)" if slug == BASE else ""
             raise ValueError(f"{where}: the label {label!r} is used twice{why}{hint}; give "
                              "every variant its own label.")

@@ -46,7 +46,7 @@ from colorlab.plot import save_comparison
 from colorlab.train import TrainConfig, TrainingDiverged, train
 from colorlab.train.config import HOW_LONG, load_config
 
-__all__ = ["Ablation", "run", "run_folder"]
+__all__ = ["Ablation", "run", "run_folder", "write_results"]
 
 #: Photos of the training split the mean-colour baseline is taken from (as in evaluate).
 _MEAN_PHOTOS = 500
@@ -149,7 +149,8 @@ def run(grid: Grid | str | os.PathLike | dict, out: str | os.PathLike, *,
     if not baselines:  # nothing finished yet: the baselines alone
         baselines = _baselines(evaluate({}, photos, names=names, mean_color=mean))
     samples = _samples(grid, records, photos[:SAMPLE_PHOTOS])
-    summary = summarize(records, [v.label for v in grid.variants])
+    summary = summarize(records, [v.label for v in grid.variants],
+                        [v.label for v in grid.variants[1:] if not _same_loss(grid, v)])
     result = Ablation(grid, out, records, baselines, summary, {}, samples)
     result.paths = write_results(result)
     return result
@@ -313,6 +314,17 @@ def _score(record: dict, config: TrainConfig, grid: Grid, photos: list, names: A
     baselines = _baselines(scores)
     write_text_atomic(cache, json.dumps({"key": key, "scores": result, "baselines": baselines}))
     return result, baselines
+
+
+def _same_loss(grid: Grid, variant: Variant) -> bool:
+    """Whether a variant minimises the base's loss function: the same loss, prior and
+    lambda, on targets of the same kind, resolution and bins."""
+    def key(config: TrainConfig) -> tuple:
+        target = config.training_target
+        bins = getattr(target, "bins", None)
+        return (config.loss, config.prior, config.rebalance_lambda, target.kind,
+                target.downsample, None if bins is None else bins.centers.tobytes())
+    return key(variant.config) == key(grid.variants[0].config)
 
 
 def _baselines(scores: Any) -> dict:

@@ -38,6 +38,8 @@ HEADINGS = {"auc": ("AuC", "{:.3f}"), "auc_rebalanced": ("AuC rebal.", "{:.3f}")
 ALPHA = 0.05
 #: The mark of a difference from base the seeds cannot tell apart.
 SAME = "≈"
+#: The mark of a loss that is another function than the base's, so not compared.
+OTHER = "†"
 
 
 def read_history(path: pathlib.Path) -> dict:
@@ -111,13 +113,25 @@ def compare(base: Sequence[float], other: Sequence[float]) -> dict:
     return {"difference": difference, "p": p, "distinguishable": bool(p < ALPHA)}
 
 
-def summarize(records: Sequence[dict], labels: Sequence[str]) -> list[dict]:
+#: The metrics only comparable between runs that minimise the same loss on the same targets.
+LOSS_METRICS = ("train_loss", "val_loss")
+
+
+def summarize(records: Sequence[dict], labels: Sequence[str],
+              other_loss: Sequence[str] = ()) -> list[dict]:
     """Per variant (``labels[0]`` is the base): counts, mean and sd of each metric over its
     finished seeds, and each difference from base (:func:`compare`).
 
+    Args:
+        records: The runs' records.
+        labels: The variants, the base first.
+        other_loss: Variants whose loss is another function than the base's (another loss,
+            prior, lambda or target resolution): their losses are shown, not compared.
+
     Returns:
         One dict per variant: "variant", "finished", "diverged", "unfinished", and per
-        metric {"values", "mean", "sd" (sample sd, NaN for one seed), "vs_base"}.
+        metric {"values", "mean", "sd" (sample sd, NaN for one seed), "vs_base"}; a loss
+        not compared has "vs_base" {"comparable": False, ...}.
     """
     rows = []
     finished: dict[str, list[dict]] = {}
@@ -137,7 +151,10 @@ def summarize(records: Sequence[dict], labels: Sequence[str]) -> list[dict]:
     base = rows[0] if rows else None
     for row in rows[1:]:
         for metric in METRICS:
-            row[metric]["vs_base"] = compare(base[metric]["values"], row[metric]["values"])
+            test = compare(base[metric]["values"], row[metric]["values"])
+            if metric in LOSS_METRICS and row["variant"] in other_loss:
+                test.update(p=float("nan"), distinguishable=False, comparable=False)
+            row[metric]["vs_base"] = test
     return rows
 
 
@@ -185,8 +202,9 @@ def markdown(grid: Any, records: Sequence[dict], summary: Sequence[dict],
     lines += ["", f"Mean ± sd over the finished seeds. {SAME}: not distinguishable from base "
               f"here (Welch's t-test over seeds, p ≥ {ALPHA}, or fewer than two finished "
               "seeds); an unmarked variant cell differs from base beyond the seed spread. "
-              "The losses are without any kernel penalty; photos/s is wall-clock training "
-              "speed, start-up included.", ""]
+              f"The losses are without any kernel penalty; {OTHER}: another loss function "
+              "than the base's (loss, prior, lambda or target resolution), so not compared. "
+              "photos/s is wall-clock training speed, start-up included.", ""]
     survived = []
     for row in summary[1:]:
         for metric in METRICS[:-1]:
@@ -237,6 +255,8 @@ def _cell(row: dict, metric: str) -> str:
     if math.isfinite(values["sd"]):
         text += " ± " + form.format(values["sd"])
     test = values.get("vs_base")
-    if test is not None and not test["distinguishable"]:
+    if test is not None and not test.get("comparable", True):
+        text += f" {OTHER}"
+    elif test is not None and not test["distinguishable"]:
         text += f" {SAME}"
     return text

@@ -36,6 +36,9 @@ _OPTIMIZERS = ("adam", "adadelta", "sgd")
 _PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 #: Optimiser settings that belong to one optimiser.
 OPTIMIZER_OPTIONS = {"beta_1": "adam", "beta_2": "adam", "momentum": "sgd"}
+#: Each optimiser's learning rate when the method trains with another one: Adam's and SGD's
+#: usual values, and Zeiler's 1.0 for AdaDelta (Keras's default of 0.001 barely moves it).
+OPTIMIZER_LEARNING_RATES = {"adam": 1e-3, "adadelta": 1.0, "sgd": 1e-2}
 #: Options that only some methods use (``Method.options``), with their defaults.
 METHOD_OPTIONS = {"prior": "imagenet", "rebalance_lambda": 0.5}
 #: Options that may change when a run resumes: how long to train, not what.
@@ -64,7 +67,9 @@ class TrainConfig:
         epochs: Epochs to train (default: 10, or as many as ``max_steps`` needs).
         steps_per_epoch: Steps per epoch (default: one pass over the training photos).
         optimizer: "adam", "adadelta" or "sgd" (default: the method's).
-        learning_rate, weight_decay: Optimiser settings (default: the method's; Keras
+        learning_rate, weight_decay: Optimiser settings (default: the method's when it
+            trains with this optimiser; with another, that optimiser's usual learning rate,
+            :data:`OPTIMIZER_LEARNING_RATES`, and no weight decay; Keras
             applies weight decay decoupled, as AdamW does: each step shrinks every weight
             by ``learning_rate * weight_decay`` of itself, outside the gradient).
         kernel_l1, kernel_l2: Kernel regularization (default 0: none): ``kernel_l1 *
@@ -206,11 +211,11 @@ class TrainConfig:
                                  f"{self.optimizer} (set optimizer: {user}, or drop {key}).")
             if getattr(self, key) is None and own_optimizer and key in defaults:
                 setattr(self, key, defaults[key])
-        for key in ("learning_rate", "weight_decay"):
-            if getattr(self, key) is None and key in defaults:
+        for key in ("learning_rate", "weight_decay"):  # the recipe's, with its optimiser only
+            if getattr(self, key) is None and key in defaults and own_optimizer:
                 setattr(self, key, defaults[key])
         if self.learning_rate is None:
-            self.learning_rate = 1e-3
+            self.learning_rate = OPTIMIZER_LEARNING_RATES[self.optimizer]
         if self.loss is None:
             self.loss = method.loss
         if self.image_size is None:
