@@ -28,6 +28,13 @@ def photo_folder(tmp_path, count=24, size=(72, 72)):
     return folder
 
 
+def _write(path, grid):
+    import yaml
+
+    path.write_text(yaml.safe_dump(grid))
+    return path
+
+
 def tiny_grid(data, variants=None, seeds=2, steps=2, **evaluate):
     return {
         "name": "tiny",
@@ -226,9 +233,11 @@ def test_a_changed_setting_is_refused_before_training(tmp_path, count_training):
     ablate.run(grid, tmp_path / "out", verbose=0)
     count_training.clear()
     grid["base"]["learning_rate"] = 3e-4
-    with pytest.raises(ValueError, match="base/seed_0 was trained with other settings "
-                       r"\(learning_rate\)"):
+    with pytest.raises(ValueError, match="base/seed_0 was trained with other settings than "
+                       r"the grid's \(learning_rate 0.001 -> 0.0003\); run the grid into"):
         ablate.run(grid, tmp_path / "out", verbose=0)
+    assert main(["ablate", str(_write(tmp_path / "g.yaml", grid)), "--out",
+                 str(tmp_path / "out"), "--check"]) == 2  # --check finds it too
     assert count_training == []
     grid["base"]["learning_rate"] = 1e-3
     grid["budget"]["steps"] = 2  # a longer budget trains the finished run on
@@ -259,14 +268,34 @@ def test_a_diverged_run_is_reported_and_the_grid_goes_on(tmp_path, monkeypatch):
     assert "| too fast | 0 | - |" in text
 
 
+def test_scoring_training_photos_is_warned_about(tmp_path, capsys):
+    grid = load_grid({**tiny_grid(photo_folder(tmp_path)), "evaluate": {"split": "train"}})
+    files, warnings = runner.check(grid)
+    assert files and len(warnings) == 1
+    assert "photos scored are training photos of base" in warnings[0]
+
+
+def test_weights_none_in_yaml_means_no_weights():
+    config = TrainConfig(model="vgg16_colorizer", model_args={"weights": "none"})
+    assert config.model_args["weights"] is None
+
+
 def test_the_command_line_checks_and_lists(tmp_path, capsys):
     assert main(["ablate", "--list"]) == 0
     assert "zhang_ablation" in capsys.readouterr().out
-    assert main(["ablate", "zhang_ablation", "--size", "cpu", "--check"]) == 0
+    photos = photo_folder(tmp_path)  # the grid's bsds500 would be fetched: offline here
+    assert main(["ablate", "zhang_ablation", "--size", "cpu", "--check", "--data",
+                 str(photos)]) == 0
     out = capsys.readouterr().out
+    assert "Checked: the photos to train on and 1 to score are there" in out
     assert "7 variants x 2 seeds = 14 runs of 800 steps" in out and "output at 1/8" in out
     assert main(["ablate", "zhang_ablation", "--size", "huge", "--check"]) == 2
     assert "has no size 'huge'" in capsys.readouterr().err
+    assert main(["ablate", "zhang_ablaton", "--check"]) == 2
+    assert "did you mean zhang_ablation?" in capsys.readouterr().err
+    grid = tiny_grid(tmp_path / "no" / "such")
+    assert main(["ablate", str(_write(tmp_path / "nodata.yaml", grid)), "--check"]) == 2
+    assert "The photos to train on:" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("base: {model: zhang_eccv16}\nbudget: {steps: 0}\n")
     assert main(["ablate", str(bad), "--out", str(tmp_path / "o")]) == 2

@@ -60,12 +60,23 @@ def _ablate(args: argparse.Namespace) -> int:
     print(f"Grid {grid.name}" + (f" ({size} size)" if size else "") + f": "
           f"{len(grid.variants)} variants x {len(grid.seeds)} seeds = {len(grid.runs)} runs of "
           f"{grid.steps} steps -> {out}")
+    from colorlab.ablate.runner import check, run
+
     if args.check:
-        for variant in grid.variants:
-            changes = ", ".join(f"{k}={v}" for k, v in variant.changes.items()) or "the base"
-            print(f"  {variant.label}: {changes}")
+        base = grid.variants[0].config
+        print(f"  base: {base.model} {base.model_args} on {base.data!r} (train "
+              f"{base.train_split!r}); scored on up to {grid.eval_photos} photos of the "
+              f"{grid.eval_split!r} split of {grid.eval_data!r}")
+        for variant in grid.variants[1:]:
+            print(f"  {variant.label}: " + ", ".join(f"{k}={v}" for k, v in
+                                                     variant.changes.items()))
+        files, warnings = check(grid, out, args.data_dir)
+        for line in warnings:
+            print(f"warning: {line}")
+        print(f"Checked: the photos to train on and {len(files)} to score are there"
+              + ("; the run folders in --out match the grid" if out.exists() else "")
+              + ". Nothing was trained.")
         return 0
-    from colorlab.ablate.runner import run
 
     result = run(grid, out, train_runs=not args.no_train, data_dir=args.data_dir)
     print()

@@ -80,6 +80,7 @@ def plot_losses(result: Any) -> Any:
     one line per seed: a validation loss that rises while the training loss falls is
     overfitting."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     variants = result.grid.variants
     columns = min(4, len(variants))
@@ -105,6 +106,7 @@ def plot_losses(result: Any) -> Any:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("step" if variants[0].config.steps_per_epoch else "epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes[:, 0]:
         ax.set_ylabel("loss (no penalty)")
     handles, names = axes.flat[0].get_legend_handles_labels()

@@ -260,7 +260,9 @@ def _read(grid: Any) -> tuple[dict, str | None]:
         path = shipped[name.removesuffix(".yaml")]
     else:
         if not pathlib.Path(name).exists():
-            raise FileNotFoundError(f"No grid file {name}; the shipped grids: "
+            close = difflib.get_close_matches(pathlib.Path(name).stem, shipped, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise FileNotFoundError(f"No grid file {name}; {hint}the shipped grids: "
                                     f"{', '.join(shipped)} (or a YAML file of your own).")
         path = check_regular_file(name, "grid file")
     if path.stat().st_size > _MAX_GRID_BYTES:

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import sys
 import time
 from typing import Any
 
@@ -31,7 +32,7 @@ from colorlab import _startup  # noqa: F401, I001  (first: TensorFlow's start-up
 import numpy as np
 import yaml
 
-from colorlab.ablate.grid import Grid, Variant, load_grid
+from colorlab.ablate.grid import Grid, Variant, default_size, load_grid
 from colorlab.ablate.figures import save_losses, save_metrics
 from colorlab.ablate.summary import METRICS, markdown, read_history, summarize, write_csv
 from colorlab.colorize import colorize, gray_rgb
@@ -46,7 +47,7 @@ from colorlab.plot import save_comparison
 from colorlab.train import TrainConfig, TrainingDiverged, train
 from colorlab.train.config import HOW_LONG, load_config
 
-__all__ = ["Ablation", "run", "run_folder", "write_results"]
+__all__ = ["Ablation", "check", "run", "run_folder", "write_results"]
 
 #: Photos of the training split the mean-colour baseline is taken from (as in evaluate).
 _MEAN_PHOTOS = 500
@@ -71,6 +72,7 @@ class Ablation:
         paths: The files written.
         samples: {variant: colorizations of the first held-out photos by its first
             finished seed}, plus "gray input" and "ground truth".
+        notes: Lines for the summary: how many photos were scored, and any warning.
     """
 
     grid: Grid
@@ -80,6 +82,7 @@ class Ablation:
     summary: list[dict]
     paths: dict
     samples: dict
+    notes: list = dataclasses.field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -106,7 +109,9 @@ def run(grid: Grid | str | os.PathLike | dict, out: str | os.PathLike, *,
         grid: A :class:`Grid`, or what :func:`~colorlab.ablate.grid.load_grid` reads (a
             YAML file, a shipped grid's name, a dict).
         out: The output folder (created; run again with the same folder to resume).
-        size: The grid's named size ("quick", "cpu", "gpu"), when ``grid`` is not a Grid.
+        size: The grid's named size ("quick", "cpu", "gpu"), when ``grid`` is not a Grid;
+            None does what the command line does: "gpu" with a GPU, else "cpu", for a grid
+            that has those sizes (:func:`~colorlab.ablate.grid.default_size`).
         data: Train on this data set or folder instead of the grid's.
         train_runs: False scores and summarises the runs already trained, training none.
         data_dir: Cache folder of registry data sets.
@@ -120,12 +125,11 @@ def run(grid: Grid | str | os.PathLike | dict, out: str | os.PathLike, *,
             other settings; all found before anything trains.
     """
     if not isinstance(grid, Grid):
-        grid = load_grid(grid, size, data=data)
+        grid = load_grid(grid, size or default_size(grid), data=data)
     out = pathlib.Path(out)
-    files = _scored_files(grid, data_dir)  # an empty or unknown split fails here, first
-    _check_training_photos(grid, data_dir)
-    for variant, seed in grid.runs:  # a changed grid fails before any run trains
-        _check_folder(run_folder(out, variant, seed), grid.config(variant, seed), grid)
+    files, overlap = check(grid, out, data_dir)
+    for line in overlap:
+        print(f"warning: {line}", file=sys.stderr)
     mark_output_folder(out, "ablation")
     write_text_atomic(out / "grid.yaml", yaml.safe_dump(_as_written(grid), sort_keys=False))
 
@@ -151,7 +155,14 @@ def run(grid: Grid | str | os.PathLike | dict, out: str | os.PathLike, *,
     samples = _samples(grid, records, photos[:SAMPLE_PHOTOS])
     summary = summarize(records, [v.label for v in grid.variants],
                         [v.label for v in grid.variants[1:] if not _same_loss(grid, v)])
-    result = Ablation(grid, out, records, baselines, summary, {}, samples)
+    notes = [f"{len(photos)} photos scored.", *[f"Warning: {line}" for line in overlap]]
+    if len(files) > len(photos):
+        notes[0] = (f"{len(photos)} photos scored ({len(files) - len(photos)} of the split's "
+                    f"first {len(files)} left out: unreadable or near-gray).")
+    if grid.size == "quick":
+        notes.append("Quick size: a few steps on a few photos, to check the machinery; the "
+                     "numbers mean nothing.")
+    result = Ablation(grid, out, records, baselines, summary, {}, samples, notes)
     result.paths = write_results(result)
     return result
 
@@ -164,7 +175,7 @@ def write_results(result: Ablation) -> dict[str, pathlib.Path]:
              "samples": out / "samples.png"}
     write_csv(paths["results"], result.records)
     write_text_atomic(paths["summary"], markdown(result.grid, result.records, result.summary,
-                                                 result.baselines))
+                                                 result.baselines, result.notes))
     save_metrics(paths["metrics"], result)
     save_losses(paths["losses"], result)
     if len(result.samples) > 2:  # some variant has a finished run
@@ -172,6 +183,39 @@ def write_results(result: Ablation) -> dict[str, pathlib.Path]:
     else:
         paths.pop("samples")
     return paths
+
+
+def check(grid: Grid, out: str | os.PathLike | None = None,
+          data_dir: str | os.PathLike | None = None) -> tuple[list[pathlib.Path], list[str]]:
+    """Everything :func:`run` checks before it trains, without training or writing anything:
+    every variant's training photos exist, the photos to score exist, and no run folder in
+    ``out`` was trained with other settings than the grid's.
+
+    Returns:
+        (the files scored, warnings: scored photos that some variant trains on).
+
+    Raises:
+        ValueError: what is wrong, and what to do.
+    """
+    trained = _check_training_photos(grid, data_dir)
+    files = _scored_files(grid, data_dir)
+    if out is not None:
+        changed = [problem for variant, seed in grid.runs
+                   for problem in [_check_folder(run_folder(out, variant, seed),
+                                                 grid.config(variant, seed), grid)] if problem]
+        if changed:
+            more = f" (and {len(changed) - 1} more run folders)" if len(changed) > 1 else ""
+            raise ValueError(f"{changed[0]}{more}; run the grid into another --out, or delete "
+                             f"{printable(pathlib.Path(out) / 'runs')} to train it afresh.")
+    scored = set(files)
+    warnings = []
+    for label, files_trained in trained.items():
+        both = scored & files_trained
+        if both:
+            warnings.append(f"{len(both)} of the {len(files)} photos scored are training "
+                            f"photos of {label}: its scores are not held-out scores (score "
+                            "another split under evaluate).")
+    return files, warnings
 
 
 # === One run ==================================================================================
@@ -184,6 +228,10 @@ def _train_one(grid: Grid, out: pathlib.Path, variant: Variant, seed: int, train
     config = grid.config(variant, seed)
     record = _read_record(run_dir) or {"steps": 0, "seconds": 0.0, "trained": 0,
                                        "status": "unfinished"}
+    if record["status"] == "finished" and record["steps"] < grid.steps:
+        record["status"] = "unfinished"  # a longer budget: it trains on
+    if record["status"] != "unfinished" and train_runs and verbose:
+        print(f"  {record['status']} earlier: reused", flush=True)
     if record["status"] == "unfinished" and train_runs:
         started = time.monotonic()
         try:
@@ -223,11 +271,12 @@ def _read_record(run_dir: pathlib.Path) -> dict | None:
                          "run resumes from its checkpoint).") from None
 
 
-def _check_folder(run_dir: pathlib.Path, config: TrainConfig, grid: Grid) -> None:
-    """Refuses a run folder trained with other settings than the grid's, or for longer."""
+def _check_folder(run_dir: pathlib.Path, config: TrainConfig, grid: Grid) -> str | None:
+    """What is wrong with a run folder for this grid (trained with other settings, or for
+    longer than its budget), or None."""
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
-        return
+        return None
     saved = load_config(saved_path).to_dict()
     wanted = config.to_dict()
     for key in HOW_LONG:
@@ -235,18 +284,13 @@ def _check_folder(run_dir: pathlib.Path, config: TrainConfig, grid: Grid) -> Non
     saved["data"], wanted["data"] = source_key(saved["data"]), source_key(wanted["data"])
     changed = sorted(key for key in wanted if saved.get(key) != wanted[key])
     if changed:
-        raise ValueError(
-            f"{printable(run_dir)} was trained with other settings ({', '.join(changed)}) than "
-            "the grid's now; run the grid into another --out, or delete that folder to train "
-            "it again."
-        )
+        values = ", ".join(f"{key} {saved.get(key)!r} -> {wanted[key]!r}" for key in changed)
+        return f"{printable(run_dir)} was trained with other settings than the grid's ({values})"
     record = _read_record(run_dir)
     if record and record["steps"] > grid.steps:
-        raise ValueError(f"{printable(run_dir)} has trained {record['steps']} steps, more than "
-                         f"the grid's budget of {grid.steps}; run into another --out.")
-    if record and record["status"] == "finished" and record["steps"] < grid.steps:
-        record["status"] = "unfinished"  # a longer budget: it trains on
-        write_text_atomic(run_dir / "ablation.json", json.dumps(record, indent=1))
+        return (f"{printable(run_dir)} has trained {record['steps']} steps, more than the "
+                f"grid's budget of {grid.steps}")
+    return None
 
 
 # === Scoring ==================================================================================
@@ -263,9 +307,18 @@ def _scored_files(grid: Grid, data_dir: Any) -> list[pathlib.Path]:
     return files[: grid.eval_photos]
 
 
-def _check_training_photos(grid: Grid, data_dir: Any) -> None:
-    """Every variant's training split holds photos (data sets of arrays are not listed)."""
-    for data, split in {(v.config.data, v.config.train_split) for v in grid.variants}:
+def _check_training_photos(grid: Grid, data_dir: Any) -> dict[str, set]:
+    """Every variant's training split holds photos (data sets of arrays are not listed).
+
+    Returns:
+        {the first variant training on them: the set of training files}, per distinct
+        (data, split).
+    """
+    found: dict[tuple, tuple[str, set]] = {}
+    for variant in grid.variants:
+        data, split = variant.config.data, variant.config.train_split
+        if (data, split) in found:
+            continue
         try:
             files = split_files(data, split, data_dir)
         except ValueError as error:
@@ -275,6 +328,8 @@ def _check_training_photos(grid: Grid, data_dir: Any) -> None:
         if not files:
             raise ValueError(f"The {split!r} split of {data!r} holds no photos to train on; "
                              "set train_split to a split that has some.")
+        found[(data, split)] = (variant.label, set(files))
+    return dict(found.values())
 
 
 def _mean_colour(grid: Grid, scored: list, data_dir: Any) -> np.ndarray | None:

@@ -159,7 +159,7 @@ def summarize(records: Sequence[dict], labels: Sequence[str],
 
 
 def markdown(grid: Any, records: Sequence[dict], summary: Sequence[dict],
-             baselines: dict) -> str:
+             baselines: dict, notes: Sequence[str] = ()) -> str:
     """summary.md: the settings, the table (mean ± sd, ``≈`` where not distinguishable
     from base), the differences that survive, and runs that diverged or are unfinished."""
     settings = grid.settings()
@@ -181,6 +181,7 @@ def markdown(grid: Any, records: Sequence[dict], summary: Sequence[dict],
         + f"; seeds {', '.join(map(str, grid.seeds))}.",
         f"- Scored on up to {evaluated['photos']} photos of the {evaluated['split']!r} split "
         f"of {evaluated['data']!r}, {evaluated['size']} px centre crops.",
+        *[f"- {note}" for note in notes],
         "",
     ]
     heads = ["variant", "seeds", *[HEADINGS[m][0] for m in METRICS]]

@@ -55,7 +55,8 @@ class TrainConfig:
             ``resnet_colorizer``, ``unet_generator``; :func:`colorlab.models.names`).
             Options left None take the method's defaults (its :class:`~colorlab.models.Method`);
             an option the method does not use is refused, naming the option and the method.
-        model_args: Builder arguments, e.g. ``{"width": 0.125}``.
+        model_args: Builder arguments, e.g. ``{"width": 0.125}`` (``weights: none`` is
+            read as no pretrained weights, as ``--weights none`` is).
         data: A registry data set (``colorlab data list``) or a folder of photos.
         train_split, val_split: Splits of ``data`` to train and validate on: "train", "val",
             "test", or a union such as "train+val" (None: all photos / no validation).
@@ -136,6 +137,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self._check_types()
+        if str(self.model_args.get("weights", "")).lower() == "none":  # as --weights none
+            self.model_args = {**self.model_args, "weights": None}
         chosen = models.method(self.model)  # ValueError naming the models for a typo
         if not chosen.trainable:
             trainable = ", ".join(n for n in models.names() if models.method(n).trainable)
