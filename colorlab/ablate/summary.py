@@ -215,9 +215,15 @@ def markdown(grid: Any, records: Sequence[dict], summary: Sequence[dict],
                 sign = "+" if test["difference"] >= 0 else "-"
                 survived.append(f"- **{row['variant']}**: {heading} {sign}"
                                 f"{form.format(abs(test['difference']))} (p = {test['p']:.3f})")
+    tests = sum(1 for row in summary[1:] for metric in METRICS[:-1]
+                if math.isfinite(row[metric].get("vs_base", {}).get("p", float("nan"))))
     lines += ["## Differences from base beyond the seed spread", ""]
     lines += survived or ["None: with these seeds and this budget, no variant can be told "
                           "apart from the base on any metric."]
+    if tests:
+        lines += ["", f"Of the {tests} comparisons made, about {tests * ALPHA:.1f} would pass "
+                  f"p < {ALPHA} by chance alone, with no real effect: a p near {ALPHA} is a "
+                  "hint to test with more seeds, not a finding."]
     lines.append("")
     trouble = [r for r in records if r["status"] != "finished"]
     if trouble:
