@@ -218,7 +218,7 @@ class TrainConfig:
             if getattr(self, key) is None and key in defaults and own_optimizer:
                 setattr(self, key, defaults[key])
         if self.learning_rate is None:
-            self.learning_rate = OPTIMIZER_LEARNING_RATES[self.optimizer]
+            self.learning_rate = OPTIMIZER_LEARNING_RATES.get(self.optimizer, 1e-3)
         if self.loss is None:
             self.loss = method.loss
         if self.image_size is None:
