@@ -42,52 +42,46 @@ SAME = "≈"
 OTHER = "†"
 
 
-def read_history(path: pathlib.Path) -> dict:
-    """The last epoch's training and validation loss of a run's history.csv.
-
-    The loss without the kernel penalty (``data_loss``) when the run logged it, so a
-    penalised run's loss compares with an unpenalised one's.
-
-    Returns:
-        {"train_loss", "val_loss"}, NaN where missing.
-    """
-    nan = float("nan")
-    if not path.is_file():
-        return {"train_loss": nan, "val_loss": nan}
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-
-    def column(row: dict, *keys: str) -> float:
-        for key in keys:
-            if row.get(key) not in (None, ""):
-                try:
-                    return float(row[key])
-                except ValueError:
-                    return nan
-        return nan
-
-    train = [column(r, "data_loss", "loss") for r in rows]
-    val = [column(r, "val_data_loss", "val_loss") for r in rows]
-    return {"train_loss": train[-1] if train else nan, "val_loss": val[-1] if val else nan}
-
-
 def read_curve(path: pathlib.Path) -> dict:
-    """A run's loss per epoch: {"epoch": [...], "train": [...], "val": [...]} (see
-    :func:`read_history`)."""
+    """A run's loss per epoch: {"epoch": [...], "train": [...], "val": [...]}.
+
+    The loss without the kernel penalty (``data_loss``, ``val_data_loss``) when the run
+    logged it, so a penalised run's loss compares with an unpenalised one's; NaN where a
+    value is missing or unreadable.
+    """
     curve: dict = {"epoch": [], "train": [], "val": []}
     if not path.is_file():
         return curve
     with open(path, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            def value(*keys: str) -> float:
-                for key in keys:
-                    if row.get(key) not in (None, ""):
-                        return float(row[key])
-                return float("nan")
             curve["epoch"].append(int(row["epoch"]))
-            curve["train"].append(value("data_loss", "loss"))
-            curve["val"].append(value("val_data_loss", "val_loss"))
+            curve["train"].append(_number(row, "data_loss", "loss"))
+            curve["val"].append(_number(row, "val_data_loss", "val_loss"))
     return curve
+
+
+def read_history(path: pathlib.Path) -> dict:
+    """The last epoch's training and validation loss of a run's history.csv (see
+    :func:`read_curve`).
+
+    Returns:
+        {"train_loss", "val_loss"}, NaN where missing.
+    """
+    curve = read_curve(path)
+    nan = float("nan")
+    return {"train_loss": curve["train"][-1] if curve["train"] else nan,
+            "val_loss": curve["val"][-1] if curve["val"] else nan}
+
+
+def _number(row: dict, *keys: str) -> float:
+    """The first of ``keys`` the row has a value for, as a float (NaN if none or unreadable)."""
+    for key in keys:
+        if row.get(key) not in (None, ""):
+            try:
+                return float(row[key])
+            except ValueError:
+                return float("nan")
+    return float("nan")
 
 
 def compare(base: Sequence[float], other: Sequence[float]) -> dict:
